@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set-up-free entry point for a fresh machine (needs only ``python3`` and ``pip``).
 
-    python3 dev.py demo           # build a venv, install every package from ./packages, run the demo
+    python3 dev.py demo           # make a venv, install every package from ./packages, run the demo
     python3 dev.py test [ARGS]    # run the whole tox matrix (ARGS go to tox, e.g. -e py311-state)
 
 Everything is installed from the local ``packages/`` paths: no ``theus*`` distribution is

@@ -1,0 +1,41 @@
+"""Path-granular change index used for optimistic conflict detection.
+
+Rules / theory of operation:
+- ``exact[keys]`` is the last version whose commit wrote (set or deleted) exactly
+  ``keys``; ``below[keys]`` is the last version whose commit wrote ``keys`` or anything
+  under it. Both are updated under the store's commit lock, O(depth) per written path.
+- A transaction that started at version ``v`` and touched (read or wrote) ``keys``
+  conflicts iff some later commit wrote ``keys``, a descendant of it (``below[keys] > v``),
+  or an ancestor of it (``exact[a] > v`` for a proper prefix ``a``). Siblings never
+  conflict: ``domain.user.name`` and ``domain.user.age`` are independent, while a write
+  of ``domain.user`` conflicts with both.
+- Entries are never removed (a path written once keeps one entry per prefix), so the
+  check is exact for any start version.
+"""
+
+from __future__ import annotations
+
+from ._paths import ParsedPath
+
+__all__ = ["ChangeIndex"]
+
+
+class ChangeIndex:
+    __slots__ = ("below", "exact")
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, ...], int] = {}
+        self.below: dict[tuple[str, ...], int] = {}
+
+    def record(self, p: ParsedPath, version: int) -> None:
+        self.exact[p.keys] = version
+        below = self.below
+        below[p.keys] = version
+        for a in p.ancestors:
+            below[a] = version
+
+    def changed_since(self, p: ParsedPath, since: int) -> bool:
+        if self.below.get(p.keys, 0) > since:
+            return True
+        exact = self.exact
+        return any(exact.get(a, 0) > since for a in p.ancestors)
