@@ -36,13 +36,15 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     # pyenv shims only answer for the selected versions: expose every installed one so
     # that tox finds python3.11 / python3.13 side by side.
-    if shutil.which("pyenv") and "PYENV_VERSION" not in env:
+    if shutil.which("pyenv"):
         out = subprocess.run(
             ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
         ).stdout.split()
+        current = [v for v in env.get("PYENV_VERSION", "").split(":") if v]
         wanted = [v for v in out if v.startswith(("3.11", "3.12", "3.13", "3.14"))]
-        if wanted:
-            env["PYENV_VERSION"] = ":".join(wanted)
+        merged = current + [v for v in wanted if v not in current]
+        if merged:
+            env["PYENV_VERSION"] = ":".join(merged)
     env.pop("VIRTUAL_ENV", None)
     return env
 
