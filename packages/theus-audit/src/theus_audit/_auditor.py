@@ -385,6 +385,16 @@ class Auditor:
             out.update((state.key, state.count) for state in self._errors.values())
         return out
 
+    def is_clear(self, process: str, phase: str = "inputs") -> bool:
+        """True when ``check_inputs``/``check_outputs`` (``phase``) of ``process`` would
+        return allow whatever the values: no rules for it, not blocked, not stopped. A
+        caller may then skip building the values and the check itself."""
+        return (
+            self._stop is None
+            and process not in self._blocked
+            and process not in self._plans[phase]
+        )
+
     @property
     def stopped(self) -> bool:
         """True while an S rule has stopped the auditor (until ``reset()``)."""

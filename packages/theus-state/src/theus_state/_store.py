@@ -28,17 +28,21 @@ from ._context import normalize_context
 from ._frozen import EMPTY_MAP, FrozenMap, freeze
 from ._heavy import HeavyStore
 from ._index import ChangeIndex
-from ._paths import ParsedPath, Zone, parse_path
+from ._paths import _CACHE, ParsedPath, Zone, parse_path
 from ._plugins import HookFlags, make_plugin_manager
 from ._state import _EMPTY_SIGNALS, State
-from ._transaction import DELETED, CommitParticipant, Transaction
-from ._tree import tree_delete, tree_set
+from ._transaction import CommitParticipant, Transaction
+from ._tree import NotAMapping, tree_delete, tree_get, tree_set
+from ._writes import DELETED, FAST_TYPES, prepare_set
 from ._zones import Routed, route_mapping
-from .exceptions import ConflictError, InvalidContext, InvalidPath, InvalidValue
+from .exceptions import ConflictError, InvalidContext, InvalidPath, InvalidValue, StateError
 
 __all__ = ["Store"]
 
 _log = logging.getLogger("theus_state")
+_SIGNAL = Zone.SIGNAL
+_DATA = Zone.DATA
+Entry = tuple[ParsedPath, Any]
 T = TypeVar("T")
 
 
@@ -113,28 +117,91 @@ class Store:
         requester: Any = None,
         strict: bool = False,
     ) -> int:
-        """Apply ``updates`` (path → value) atomically if none of their paths changed
-        since ``expected_version`` (``strict=True``: if the store is still exactly at
-        it). Returns the new version; raises :class:`ConflictError` otherwise."""
+        """Apply ``updates`` (path → value, ``DELETED`` to delete) atomically if none of
+        their paths changed since ``expected_version`` (``strict=True``: if the store is
+        still exactly at it). Returns the new version; raises :class:`ConflictError`
+        otherwise. Invalid updates raise before anything changes."""
         cur = self._state
-        if expected_version > cur.version or expected_version < 0:
-            first = next(iter(updates), "")
-            raise ConflictError(str(first), expected_version, cur.version)
-        if strict and expected_version != cur.version:
-            first = next(iter(updates), "")
-            err = ConflictError(str(first), expected_version, cur.version)
-            self._conflicted(err, requester)
-            raise err
-        # Validate everything first: bad input leaves the store unchanged.
-        tx = Transaction(self, cur, requester)
-        tx.version = expected_version
+        if not 0 <= expected_version <= cur.version:
+            raise ConflictError(str(next(iter(updates), "")), expected_version, cur.version)
+        writes = self._prepare(updates, cur)
+        return self._commit_writes(writes, expected_version, strict, requester, ())
+
+    def apply(
+        self,
+        updates: Mapping[str, Any],
+        *,
+        requester: Any = None,
+        participants: Iterable[CommitParticipant] = (),
+    ) -> int:
+        """Blind, atomic write of ``updates`` (last writer wins: no conflict check).
+        Returns the new version. Invalid updates raise before anything changes."""
+        writes = self._prepare(updates, self._state)
+        return self._commit_writes(writes, None, False, requester, tuple(participants))
+
+    def _prepare(self, updates: Mapping[str, Any], cur: State) -> dict[str, Entry]:
+        writes: dict[str, Entry] = {}
+        heavy: list[Entry] = []
+        root = cur._root
         for path, value in updates.items():
-            tx.set(path, value)
-        if strict:
-            tx._base = cur
-        elif expected_version != cur.version:
-            tx._base = _STALE  # forces the conflict check against expected_version
-        return tx.commit()
+            p = _CACHE.get(path) or parse_path(path)
+            if type(value) in FAST_TYPES and p.zone is _DATA and type(
+                tree_get(root, p.keys)
+            ) is not FrozenMap:
+                writes.pop(p.text, None)
+                writes[p.text] = (p, value)
+                continue
+            entries, more_heavy = prepare_set(p, value, root)
+            heavy.extend(more_heavy)
+            for ep, ev in entries:
+                writes.pop(ep.text, None)
+                writes[ep.text] = (ep, ev)
+        for hp, hv in heavy:  # validated: write-through now
+            self._put_heavy(hp, hv)
+        return writes
+
+    def _commit_writes(
+        self,
+        writes: dict[str, Entry],
+        since: int | None,
+        strict: bool,
+        requester: Any,
+        participants: tuple[CommitParticipant, ...],
+    ) -> int:
+        cm = self._cm
+        if cm._vip is not None:
+            cm.wait_turn(requester)
+        error: StateError | None = None
+        with self._lock:
+            cur = self._state
+            if since is not None and cur.version != since:
+                if strict:
+                    first = next(iter(writes), "")
+                    error = ConflictError(first, since, cur.version)
+                else:
+                    error = self._find_conflict(since, writes, {}, cur.version)
+            if error is None:
+                if not writes:
+                    for participant in participants:
+                        participant.on_commit(cur.version, None)
+                    version = cur.version
+                else:
+                    try:
+                        root = self._replay(cur._root, writes)
+                    except NotAMapping as exc:
+                        p = next(p for p, _ in writes.values() if len(p.keys) > exc.depth)
+                        error = InvalidPath(
+                            p.text,
+                            f"{'.'.join(p.keys[: exc.depth])!r} holds a "
+                            f"{type(exc.value).__name__}, not a mapping",
+                        )
+                    else:
+                        version = self._publish(cur, root, writes, participants)
+        if error is not None:
+            if isinstance(error, ConflictError):
+                self._conflicted(error, requester)
+            raise error
+        return self._committed(writes, version, requester)
 
     def run_with_retry(self, fn: Callable[[Transaction], T], *, key: Any) -> T:
         """Call ``fn(tx)`` in a fresh transaction until it commits; return its result.
@@ -165,60 +232,65 @@ class Store:
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidPath(p.text, f"cannot write inside the HEAVY value: {exc}") from None
 
-    def _commit(
-        self,
-        base: State,
-        since: int,
-        writes: dict[str, tuple[ParsedPath, Any]],
-        reads: dict[str, ParsedPath],
-        participants: list[CommitParticipant],
-        requester: Any,
-        tx_root: FrozenMap,
-        local_touched: bool,
-    ) -> int:
+    def _commit(self, tx: Transaction) -> int:
         cm = self._cm
+        requester = tx.requester
         if cm._vip is not None:
             cm.wait_turn(requester)
+        writes = tx._writes
         conflict: ConflictError | None = None
         with self._lock:
             cur = self._state
             if not writes:
-                for participant in participants:
+                for participant in tx._participants:
                     participant.on_commit(cur.version, None)
                 version = cur.version
+            elif cur is tx._base:
+                root = tx._root
+                if tx._local:
+                    root = tree_set(root, ("local",), cur._root._m.get("local", EMPTY_MAP))
+                version = self._publish(cur, root, writes, tx._participants)
             else:
-                if cur is base:
-                    root = tx_root
-                    if local_touched:
-                        root = tree_set(root, ("local",), cur._root._m.get("local", EMPTY_MAP))
-                else:
-                    conflict = self._find_conflict(since, writes, reads, cur.version)
-                    if conflict is None:
-                        root = self._replay(cur._root, writes)
+                conflict = self._find_conflict(tx.version, writes, tx._reads, cur.version)
                 if conflict is None:
-                    signals: dict[str, Any] = {}
-                    for text, (p, value) in writes.items():
-                        if p.zone is Zone.SIGNAL and value is not DELETED:
-                            signals[text] = value
-                    for text in cur._signals:
-                        if text not in signals:
-                            try:
-                                root = tree_delete(root, parse_path(text).keys)
-                            except KeyError:
-                                pass
-                    version = cur.version + 1
-                    for participant in participants:
-                        participant.on_commit(version, None)
-                    index = self._index
-                    for p, _value in writes.values():
-                        if p.zone is not Zone.SIGNAL and p.keys[0] != "local":
-                            index.record(p, version)
-                    self._state = State(version, root, self._heavy, signals or _EMPTY_SIGNALS)
+                    root = self._replay(cur._root, writes)
+                    version = self._publish(cur, root, writes, tx._participants)
         if conflict is not None:
             self._conflicted(conflict, requester)
             raise conflict
+        return self._committed(writes, version, requester)
+
+    def _publish(
+        self,
+        cur: State,
+        root: FrozenMap,
+        writes: dict[str, Entry],
+        participants: Iterable[CommitParticipant],
+    ) -> int:
+        """Under the lock: finish the new root, run participants, make it current."""
+        signals: dict[str, Any] = {}
+        for text, (p, value) in writes.items():
+            if p.zone is _SIGNAL and value is not DELETED:
+                signals[text] = value
+        for text in cur._signals:  # the previous commit's signals do not survive
+            if text not in signals:
+                try:
+                    root = tree_delete(root, parse_path(text).keys)
+                except KeyError:
+                    pass
+        version = cur.version + 1
+        for participant in participants:
+            participant.on_commit(version, None)
+        record = self._index.record
+        for p, _value in writes.values():
+            if p.zone is not _SIGNAL and p.keys[0] != "local":
+                record(p, version)
+        self._state = State(version, root, self._heavy, signals or _EMPTY_SIGNALS)
+        return version
+
+    def _committed(self, writes: dict[str, Entry], version: int, requester: Any) -> int:
         if requester is not None:
-            cm.report_success(requester)
+            self._cm.report_success(requester)
         if writes and self._pm.active.get("theus_state_commit"):
             self._pm.hook.theus_state_commit(
                 store=self, version=version, paths=tuple(writes), requester=requester
@@ -228,8 +300,8 @@ class Store:
     def _find_conflict(
         self,
         since: int,
-        writes: dict[str, tuple[ParsedPath, Any]],
-        reads: dict[str, ParsedPath],
+        writes: dict[str, Entry],
+        reads: Mapping[str, ParsedPath],
         actual: int,
     ) -> ConflictError | None:
         changed = self._index.changed_since
@@ -242,7 +314,7 @@ class Store:
         return None
 
     @staticmethod
-    def _replay(root: FrozenMap, writes: dict[str, tuple[ParsedPath, Any]]) -> FrozenMap:
+    def _replay(root: FrozenMap, writes: dict[str, Entry]) -> FrozenMap:
         for p, value in writes.values():
             if p.keys[0] == "local":
                 continue
@@ -269,6 +341,3 @@ class Store:
         return f"<Store version={self._state.version}>"
 
 
-# A base that is never the current state: forces a CAS on an older version through the
-# conflict check.
-_STALE = State(-1, EMPTY_MAP, HeavyStore())

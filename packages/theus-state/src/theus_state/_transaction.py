@@ -20,21 +20,14 @@ Rules / theory of operation:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._frozen import FrozenMap, Opaque, freeze
+from ._frozen import FrozenMap, Opaque
 from ._paths import _CACHE, ParsedPath, Zone, parse_path
 from ._tree import MISSING, NotAMapping, tree_delete, tree_get, tree_set
-from ._zones import Routed, collect_constants, route_mapping
-from .exceptions import (
-    InvalidPath,
-    InvalidValue,
-    PathNotFound,
-    TransactionClosed,
-    ZoneViolation,
-)
+from ._writes import DELETED, FAST_TYPES, check_constants, prepare_delete, prepare_set
+from .exceptions import InvalidPath, PathNotFound, TransactionClosed
 
 if TYPE_CHECKING:
     import sqlite3
@@ -53,17 +46,10 @@ class CommitParticipant(Protocol):
     def on_rollback(self) -> None: ...
 
 
-class _Deleted:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<deleted>"
-
-
-DELETED: Any = _Deleted()
 _log = logging.getLogger("theus_state")
 _OPEN, _COMMITTED, _ROLLED_BACK = "open", "committed", "rolled back"
-_FAST_TYPES = frozenset({int, float, str, bool, type(None), bytes})
+_SIGNAL = Zone.SIGNAL
+_DATA = Zone.DATA
 
 
 class Transaction:
@@ -73,6 +59,7 @@ class Transaction:
         "_participants",
         "_reads",
         "_root",
+        "_signals",
         "_status",
         "_store",
         "_writes",
@@ -89,6 +76,7 @@ class Transaction:
         self._participants: list[CommitParticipant] = []
         self._status = _OPEN
         self._local = False
+        self._signals = 0  # number of SIGNAL writes
         self.requester = requester
         self.version = base.version
 
@@ -118,6 +106,15 @@ class Transaction:
         return v.get() if type(v) is Opaque else v
 
     @property
+    def signal_writes(self) -> dict[str, Any]:
+        """Pending SIGNAL writes ``path -> frozen value``, in write order."""
+        if not self._signals:
+            return {}
+        return {
+            text: v for text, (p, v) in self._writes.items() if p.zone is _SIGNAL and v is not DELETED
+        }
+
+    @property
     def writes(self) -> dict[str, Any]:
         """Pending writes ``path -> value`` (``DELETED`` for deletions), in write order."""
         return {text: v for text, (_p, v) in self._writes.items()}
@@ -127,40 +124,19 @@ class Transaction:
         p = _CACHE.get(path) or parse_path(path)
         if self._status is not _OPEN:
             raise TransactionClosed(self._status)
-        zone = p.zone
-        if zone is Zone.HEAVY:
-            self._store._put_heavy(p, value)
-            return
-        if zone is Zone.CONSTANT:
-            raise ZoneViolation(p.text, "CONSTANT", "constant fields cannot be written")
-        if type(value) in _FAST_TYPES:
+        if type(value) in FAST_TYPES and p.zone is _DATA:
             if type(tree_get(self._root, p.keys)) is FrozenMap:
-                self._check_constants(p, value, None)
+                check_constants(p, self._root, {})
             self._put(p, value)
             return
-        routed = None
-        if zone is Zone.DATA and isinstance(value, Mapping) and type(value) is not FrozenMap:
-            routed = Routed()
-            value = route_mapping(p.keys, value, routed)
-        try:
-            frozen = freeze(value)
-        except TypeError as exc:
-            raise InvalidValue(p.text, type(value).__name__, str(exc)) from None
-        self._check_constants(p, frozen, routed)
-        if routed is not None and (routed.signals or routed.heavy):
-            signals = [(".".join(k), v) for k, v in routed.signals]
-            for text, v in signals:
-                try:
-                    freeze(v)
-                except TypeError as exc:
-                    raise InvalidValue(text, type(v).__name__, str(exc)) from None
-            self._put(p, frozen)
-            for text, v in signals:
-                self._put(parse_path(text), freeze(v))
-            for keys, v in routed.heavy:
-                self._store._put_heavy(parse_path(".".join(keys)), v)
-            return
-        self._put(p, frozen)
+        entries, heavy = prepare_set(p, value, self._root)  # raises before any change
+        for hp, hv in heavy:
+            self._store._put_heavy(hp, hv)
+        for ep, ev in entries:
+            if ev is DELETED:
+                self._remove(ep)
+            else:
+                self._put(ep, ev)
 
     def delete(self, path: str) -> None:
         p = _CACHE.get(path) or parse_path(path)
@@ -172,27 +148,14 @@ class Transaction:
             except (KeyError, TypeError):
                 raise PathNotFound(p.text) from None
             return
-        if p.zone is Zone.CONSTANT:
-            raise ZoneViolation(p.text, "CONSTANT", "constant fields cannot be deleted")
-        if len(p.keys) == 1:
-            raise InvalidPath(p.text, "a layer cannot be deleted")
-        self._check_constants(p, None, None)
+        self._remove(prepare_delete(p, self._root)[0])
+
+    def _remove(self, p: ParsedPath) -> None:
         try:
             root = tree_delete(self._root, p.keys)
         except KeyError:
             raise PathNotFound(p.text) from None
         self._record(p, DELETED, root)
-
-    def _check_constants(self, p: ParsedPath, new: Any, routed: Routed | None) -> None:
-        old: dict[tuple[str, ...], Any] = {}
-        collect_constants(p.keys, tree_get(self._root, p.keys), old)
-        fresh = routed.constants if routed is not None else {}
-        if not old and not fresh:
-            return
-        for keys in old.keys() | fresh.keys():
-            o, n = old.get(keys, MISSING), fresh.get(keys, MISSING)
-            if o is MISSING or n is MISSING or freeze(n) != o:
-                raise ZoneViolation(".".join(keys), "CONSTANT", "constant fields cannot change")
 
     def _put(self, p: ParsedPath, frozen: Any) -> None:
         try:
@@ -212,6 +175,8 @@ class Transaction:
         writes[p.text] = (p, value)
         if p.keys[0] == "local":
             self._local = True
+        elif p.zone is _SIGNAL:
+            self._signals += 1
 
     # -- participants and completion ---------------------------------------------------
     def attach(self, participant: CommitParticipant) -> None:
@@ -225,16 +190,7 @@ class Transaction:
         if self._status is not _OPEN:
             raise TransactionClosed(self._status)
         try:
-            version = self._store._commit(
-                self._base,
-                self.version,
-                self._writes,
-                self._reads,
-                self._participants,
-                self.requester,
-                self._root,
-                self._local,
-            )
+            version = self._store._commit(self)
         except BaseException as exc:
             self._abort(exc)
             raise

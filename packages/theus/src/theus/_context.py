@@ -1,0 +1,406 @@
+"""The ``ctx`` a process receives: guarded, transactional views of the context.
+
+Rules / theory of operation:
+- One :class:`_Run` per process call holds the transaction, the contract and lazily
+  created helpers (layer views, outbox collector, scratch). ``ctx`` and every view keep
+  only a reference to it, in a private slot.
+- Every attribute or item access on ``ctx.domain`` / ``ctx.global_`` turns into a dotted
+  path. In strict mode the path is checked against the contract (cached decision):
+  allowed → the value from the transaction (immutable: FrozenMap/FrozenList/scalars;
+  HEAVY numpy arrays come back as zero-copy read-only views unless the path is an
+  output); a prefix of a declared path → a further view; anything else →
+  :class:`ContractViolation`. Writes and deletes go through the same check against the
+  outputs and land in the transaction. Names starting with ``_`` are refused everywhere.
+- Non-strict mode skips the checks (same views, same transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from theus_state import Transaction, Zone, parse_path, thaw
+
+from ._contracts import ALLOW, NAV, ProcessSpec, SemanticType
+from .exceptions import ContractViolation
+
+if TYPE_CHECKING:
+    from ._engine import TheusEngine
+
+__all__ = ["ProcessContext", "View"]
+
+_MISSING = object()
+_HEAVY = Zone.HEAVY
+
+
+class _Run:
+    """Per-call runtime behind ``ctx`` (not part of the public API)."""
+
+    __slots__ = ("engine", "layers", "local", "outbox", "spec", "strict", "tx")
+
+    def __init__(
+        self, engine: TheusEngine, spec: ProcessSpec, tx: Transaction, strict: bool
+    ) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.tx = tx
+        self.strict = strict
+        self.layers: dict[str, View] = {}
+        self.local: _Scratch | None = None
+        self.outbox: Any = None
+
+    def deny(self, path: str, access: str, reason: str) -> ContractViolation:
+        return ContractViolation(self.spec.name, path, access, reason)
+
+    def read(self, path: str) -> Any:
+        if self.strict:
+            spec = self.spec
+            decision = spec._read.get(path) or spec.read_access(path)
+            if decision[0] != ALLOW:
+                if decision[0] == NAV:
+                    return _new_view(self, path)
+                raise self.deny(path, "read", decision[1])
+            value = self.tx.get(path)
+            if decision[2] and hasattr(value, "setflags"):  # HEAVY input, not an output
+                value = value.view()
+                value.setflags(write=False)
+            return value
+        return self.tx.get(path)
+
+    def has(self, path: str) -> bool:
+        try:
+            self.read(path)
+        except KeyError:
+            return False
+        return True
+
+    def write(self, path: str, value: Any) -> None:
+        if self.strict:
+            spec = self.spec
+            decision = spec._write.get(path) or spec.write_access(path)
+            if decision[0] != ALLOW:
+                raise self.deny(path, "write", decision[1])
+        self.tx.set(path, value)
+
+    def delete(self, path: str) -> None:
+        if self.strict:
+            spec = self.spec
+            decision = spec._write.get(path) or spec.write_access(path)
+            if decision[0] != ALLOW:
+                raise self.deny(path, "delete", decision[1])
+        self.tx.delete(path)
+
+    def layer(self, name: str) -> View:
+        view = self.layers.get(name)
+        if view is None:
+            view = self.layers[name] = _new_view(self, name)
+        return view
+
+    def whole(self, path: str) -> Any:
+        """The full value at ``path`` (for iteration), contract-checked."""
+        if self.strict:
+            decision = self.spec._read.get(path) or self.spec.read_access(path)
+            if decision[0] != ALLOW:
+                raise self.deny(path, "read", "iterating needs the whole path declared")
+        return self.tx.get(path, {})
+
+    def recent_signals(self) -> Any:
+        return self.tx.snapshot.signals
+
+    def collector(self) -> Any:
+        if self.outbox is None:
+            self.outbox = self.engine._collector_for(self.tx)
+        return self.outbox
+
+    @property
+    def version(self) -> int:
+        return self.tx.version
+
+
+_VIEW_ATTRS = frozenset({"get", "keys", "items", "values", "to_dict", "path"})
+
+
+class View:
+    """A guarded view of one path of the context (``ctx.domain``, ``ctx.domain.user``)."""
+
+    __slots__ = ("_prefix", "_run")
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in _VIEW_ATTRS or (name[:2] == "__" and name[-2:] == "__"):
+            return object.__getattribute__(self, name)
+        run = _view_run(self)
+        if name[0] == "_":
+            raise run.deny(f"{_view_prefix(self)}.{name}", "private", "private names are blocked")
+        try:
+            return run.read(f"{_view_prefix(self)}.{name}")
+        except KeyError:
+            raise AttributeError(f"{_view_prefix(self)}.{name} does not exist") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        run = _view_run(self)
+        if name[0] == "_":
+            raise run.deny(f"{_view_prefix(self)}.{name}", "private", "private names are blocked")
+        run.write(f"{_view_prefix(self)}.{name}", value)
+
+    def __delattr__(self, name: str) -> None:
+        _view_run(self).delete(f"{_view_prefix(self)}.{name}")
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key[:1] == "_":
+            raise _view_run(self).deny(f"{_view_prefix(self)}.{key}", "private", "bad key")
+        return _view_run(self).read(f"{_view_prefix(self)}.{key}")
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str) or key[:1] == "_":
+            raise _view_run(self).deny(f"{_view_prefix(self)}.{key}", "private", "bad key")
+        _view_run(self).write(f"{_view_prefix(self)}.{key}", value)
+
+    def __delitem__(self, key: str) -> None:
+        _view_run(self).delete(f"{_view_prefix(self)}.{key}")
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and _view_run(self).has(f"{_view_prefix(self)}.{key}")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    @property
+    def path(self) -> str:
+        return _view_prefix(self)
+
+    def _whole(self) -> Any:
+        return _view_run(self).whole(_view_prefix(self))
+
+    def keys(self) -> Any:
+        return View._whole(self).keys()
+
+    def items(self) -> Any:
+        return View._whole(self).items()
+
+    def values(self) -> Any:
+        return View._whole(self).values()
+
+    def to_dict(self) -> dict[str, Any]:
+        return thaw(View._whole(self))  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(View._whole(self))
+
+    def __len__(self) -> int:
+        return len(View._whole(self))
+
+    def __repr__(self) -> str:
+        return f"<View {_view_prefix(self)}>"
+
+
+_view_run: Callable[[View], _Run] = View._run.__get__  # type: ignore[attr-defined]
+_view_prefix: Callable[[View], str] = View._prefix.__get__  # type: ignore[attr-defined]
+_set_run = View._run.__set__  # type: ignore[attr-defined]
+_set_prefix = View._prefix.__set__  # type: ignore[attr-defined]
+
+
+def _new_view(run: _Run, prefix: str) -> View:
+    view = object.__new__(View)
+    _set_run(view, run)
+    _set_prefix(view, prefix)
+    return view
+
+
+class _Scratch(dict[str, Any]):
+    """``ctx.local``: per-call scratch space, dropped after the process."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+class _PathMapping:
+    """Base of ``ctx.signal`` / ``ctx.heavy`` / ``ctx.meta``: guarded access by path."""
+
+    __slots__ = ("_run",)
+    _run: _Run
+    zone: Zone = Zone.DATA
+
+    def __init__(self, run: _Run) -> None:
+        object.__setattr__(self, "_run", run)
+
+    def _resolve(self, key: str) -> str:
+        if "." in key:
+            return key
+        spec = self._run.spec
+        for pat in spec.input_patterns + spec.output_patterns:
+            if pat.zone is self.zone and pat.text.rsplit(".", 1)[-1] == key:
+                return pat.text
+        return key
+
+    def __getitem__(self, key: str) -> Any:
+        return self._run.read(self._resolve(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._run.write(self._resolve(key), value)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise self._run.deny(name, "private", "private names are blocked")
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __contains__(self, key: str) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class _Signals(_PathMapping):
+    """``ctx.signal``: SIGNAL values of the most recent commit, by path."""
+
+    zone = Zone.SIGNAL
+
+    def __getitem__(self, key: str) -> Any:
+        path = self._resolve(key)
+        run = self._run
+        if run.strict:
+            if run.spec.semantic is SemanticType.PURE:
+                raise run.deny(path, "read", "a PURE process cannot read signals")
+            decision = run.spec._read.get(path) or run.spec.read_access(path)
+            if decision[0] != ALLOW:
+                raise run.deny(path, "read", decision[1])
+        return run.recent_signals()[parse_path(path).text]
+
+    def __iter__(self) -> Iterator[str]:
+        run = self._run
+        for path in run.recent_signals():
+            if not run.strict or run.spec.read_access(path)[0] == ALLOW:
+                yield path
+
+
+class _Heavy(_PathMapping):
+    """``ctx.heavy``: HEAVY fields by path or last segment (zero-copy)."""
+
+    zone = Zone.HEAVY
+
+
+class _Meta(_PathMapping):
+    """``ctx.meta``: META fields by path (GUIDE processes only)."""
+
+    zone = Zone.META
+
+
+class _Outbox:
+    """``ctx.outbox``: messages that leave only if this process commits."""
+
+    __slots__ = ("_collector",)
+
+    def __init__(self, collector: Any) -> None:
+        self._collector = collector
+
+    def add(self, message: Any) -> None:
+        self._collector.add(message)
+
+    def __len__(self) -> int:
+        return len(self._collector)
+
+
+class ProcessContext:
+    """What a process receives as ``ctx``."""
+
+    __slots__ = ("_run",)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "domain":
+            run = _ctx_run(self)
+            view = run.layers.get("domain")
+            if view is None:
+                view = run.layers["domain"] = _new_view(run, "domain")
+            return view
+        if name[0] == "_" and not (name[:2] == "__" and name[-2:] == "__"):
+            raise _ctx_run(self).deny(f"ctx.{name}", "private", "private names are blocked")
+        return object.__getattribute__(self, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise _ctx_run(self).deny(f"ctx.{name}", "write", "write through ctx.domain / ctx.global_")
+
+    @property
+    def domain(self) -> View:
+        return _ctx_run(self).layer("domain")
+
+    @property
+    def global_(self) -> View:
+        return _ctx_run(self).layer("global")
+
+    global_ctx = global_
+    domain_ctx = domain  # upstream Theus name
+
+    @property
+    def local(self) -> _Scratch:
+        run = _ctx_run(self)
+        if run.local is None:
+            run.local = _Scratch()
+        return run.local
+
+    @property
+    def signal(self) -> _Signals:
+        return _Signals(_ctx_run(self))
+
+    @property
+    def heavy(self) -> _Heavy:
+        return _Heavy(_ctx_run(self))
+
+    @property
+    def meta(self) -> _Meta:
+        run = _ctx_run(self)
+        if run.strict and run.spec.semantic is not SemanticType.GUIDE:
+            raise run.deny("ctx.meta", "read", "META is reserved to GUIDE processes")
+        return _Meta(run)
+
+    @property
+    def outbox(self) -> _Outbox:
+        run = _ctx_run(self)
+        if run.strict and run.spec.semantic is SemanticType.PURE:
+            raise run.deny("ctx.outbox", "outbox", "a PURE process cannot use the outbox")
+        return _Outbox(run.collector())
+
+    @property
+    def process_name(self) -> str:
+        return _ctx_run(self).spec.name
+
+    @property
+    def version(self) -> int:
+        """The state version this call started from."""
+        return _ctx_run(self).version
+
+    def log(self, message: str, *args: Any, level: int = logging.INFO) -> None:
+        """Log through the ``theus.process.<name>`` logger."""
+        logging.getLogger(f"theus.process.{_ctx_run(self).spec.name}").log(level, message, *args)
+
+    def __repr__(self) -> str:
+        return f"<ProcessContext {_ctx_run(self).spec.name}>"
+
+
+_ctx_run: Callable[[ProcessContext], _Run] = ProcessContext._run.__get__  # type: ignore[attr-defined]
+_ctx_set_run = ProcessContext._run.__set__  # type: ignore[attr-defined]
+
+
+def make_context(run: Any) -> ProcessContext:
+    ctx = object.__new__(ProcessContext)
+    _ctx_set_run(ctx, run)
+    return ctx

@@ -1,0 +1,415 @@
+"""TheusEngine: processes run as atomic transactions over a theus-state Store.
+
+Rules / theory of operation (one process call):
+1. Resolve the process (name or function); refuse at once while the auditor is stopped.
+2. Input audit (call arguments + declared inputs by last segment; arguments win), then
+   the ``theus_process_before`` hook.
+3. Attempt: a fresh transaction and a guarded ``ctx``; run the body (sync inline, async
+   awaited); map the return value onto the outputs; output audit on the values about to
+   be committed; commit (outbox batch included, atomically).
+4. A ``ConflictError`` at commit re-runs the attempt under the ConflictManager policy
+   (backoff, then the VIP ticket): contention never fails a call. Bodies may therefore
+   run more than once; effects outside the context belong in ``ctx.outbox``.
+5. Any other exception rolls the transaction back (DATA, outbox, signals; HEAVY writes
+   are write-through and stay), is recorded by the auditor unless declared in
+   ``errors``, fires ``theus_process_error`` and propagates unchanged.
+6. After the commit: SIGNAL values written by this call are published on the hub (topic
+   = full path), in write order, exactly once; the auditor records a success; the
+   ``theus_process_after`` hook fires; the body's return value is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from theus_audit import AuditError, Auditor, AuditRecipe
+from theus_signals import MemoryOutboxStore, OutboxCollector, Relay, SignalHub
+from theus_state import ConflictError, State, Store, Transaction, Zone, freeze, parse_path
+
+from ._context import _Run, make_context
+from ._contracts import ProcessSpec, process, spec_of
+from ._fast import FastRun
+from ._plugins import EnginePluginManager, make_plugin_manager
+from ._relay import attach_relays
+from ._results import apply_result
+from ._scan import scan_target
+from .exceptions import InvalidProcess, ProcessNotFound, TheusError
+
+__all__ = ["TheusEngine"]
+
+_log = logging.getLogger("theus")
+_SIGNAL = Zone.SIGNAL
+_EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+
+
+def _load_recipe(audit: Any) -> Any:
+    if audit is None or isinstance(audit, (AuditRecipe, Mapping)):
+        return audit
+    if isinstance(audit, (str, os.PathLike)):
+        return AuditRecipe.from_yaml(Path(audit))
+    raise TypeError(
+        f"audit must be an AuditRecipe, a mapping or a YAML path, not {type(audit).__name__}"
+    )
+
+
+class TheusEngine:
+    """The Theus engine. See DESIGN.md §7."""
+
+    def __init__(
+        self,
+        context: Any = None,
+        *,
+        strict_mode: bool = True,
+        audit: Any = None,
+        durable: str | os.PathLike[str] | None = None,
+        journal: Any = None,
+        hub: SignalHub | None = None,
+        executor: Any = None,
+        plugins: Iterable[object] = (),
+    ) -> None:
+        if durable is not None or journal is not None:
+            raise NotImplementedError("durable engines arrive with the journal (issue 11)")
+        self.strict_mode = bool(strict_mode)
+        self._pm, self._plugin_objects = make_plugin_manager(plugins)
+        self._store = Store(context, plugins=self._plugin_objects)
+        self._signals = hub if hub is not None else SignalHub(plugins=self._plugin_objects)
+        self._audit = Auditor(_load_recipe(audit), plugins=self._plugin_objects)
+        self._outbox: Any = MemoryOutboxStore()
+        self._registry: dict[str, ProcessSpec] = {}
+        self._executor = executor
+        self._pool: Any = None
+        self._heavy: Any = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._rules: dict[str, tuple[bool, bool]] = {}
+        attach_relays(self)
+
+    # -- properties --------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        """The current immutable snapshot."""
+        return self._store.state
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def signals(self) -> SignalHub:
+        return self._signals
+
+    @property
+    def outbox(self) -> Any:
+        return self._outbox
+
+    @property
+    def audit(self) -> Auditor:
+        return self._audit
+
+    @property
+    def plugin_manager(self) -> EnginePluginManager:
+        return self._pm
+
+    @property
+    def processes(self) -> Mapping[str, ProcessSpec]:
+        return types.MappingProxyType(self._registry)
+
+    @property
+    def heavy(self) -> Any:
+        """The engine's theus-shm ``MemoryRegistry`` (created on first use)."""
+        if self._heavy is None:
+            with self._lock:
+                if self._heavy is None:
+                    from theus_shm import MemoryRegistry
+
+                    self._heavy = MemoryRegistry(plugins=self._plugin_objects)
+        return self._heavy
+
+    # -- registration --------------------------------------------------------------------
+    def register(self, fn: Callable[..., Any], *, name: str | None = None) -> ProcessSpec:
+        """Register a process (decorated with ``@process`` or a plain callable, which
+        gets an empty EFFECT contract). Returns its spec."""
+        spec = spec_of(fn)
+        if spec is None:
+            if not callable(fn):
+                raise InvalidProcess(repr(fn), "not callable")
+            process(fn)
+            spec = spec_of(fn)
+            assert spec is not None
+        key = name or spec.name
+        existing = self._registry.get(key)
+        if existing is not None and existing.fn is not spec.fn:
+            raise InvalidProcess(key, "another process is already registered under this name")
+        self._registry[key] = spec
+        return spec
+
+    def scan(self, target: Any) -> list[ProcessSpec]:
+        """Register every ``@process`` found in a module, a module name, a ``.py`` file or
+        a directory of them. Returns the specs found."""
+        return [self.register(fn) for fn in scan_target(target)]
+
+    def _resolve(self, target: Any) -> ProcessSpec:
+        if isinstance(target, str):
+            spec = self._registry.get(target)
+            if spec is None:
+                raise ProcessNotFound(target, tuple(self._registry))
+            return spec
+        spec = spec_of(target)
+        if spec is None:
+            if isinstance(target, ProcessSpec):
+                return target
+            raise InvalidProcess(repr(target), "not a process: decorate it with @process")
+        return spec
+
+    # -- audit helpers -------------------------------------------------------------------
+    def _rule_flags(self, name: str) -> tuple[bool, bool]:
+        flags = self._rules.get(name)
+        if flags is None:
+            proc = self._audit.recipe.processes.get(name)
+            flags = (bool(proc and proc.inputs), bool(proc and proc.outputs))
+            self._rules[name] = flags
+        return flags
+
+    def _input_values(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        state = self._store.state
+        values: dict[str, Any] = {}
+        for pat in spec.input_patterns:
+            if not pat.is_glob:
+                v = state.get(pat.text, None)
+                values[pat.text] = v
+                values[pat.text.rsplit(".", 1)[-1]] = v
+        values.update(kwargs)
+        return values
+
+    def _audit_inputs(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> None:
+        audit = self._audit
+        has_inputs = self._rule_flags(spec.name)[0]
+        decision = audit.check_inputs(
+            spec.name, self._input_values(spec, kwargs) if has_inputs else _EMPTY
+        )
+        if not decision.ok:
+            decision.raise_for_level()
+
+    def _audit_outputs(self, spec: ProcessSpec, writes: Mapping[str, Any]) -> None:
+        values: dict[str, Any] = {}
+        if self._rule_flags(spec.name)[1]:
+            for text, value in writes.items():
+                values[text] = value
+                values[text.rsplit(".", 1)[-1]] = value
+        decision = self._audit.check_outputs(spec.name, values)
+        if not decision.ok:
+            decision.raise_for_level()
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, target: Any, /, **kwargs: Any) -> Any:
+        """Run a process synchronously (name or function); returns its return value."""
+        spec = self._resolve(target)
+        if spec.parallel:
+            return self.execute_parallel(spec, **kwargs)
+        if spec.is_async:
+            return asyncio.run(self.execute(spec, **kwargs))
+        return self._call(spec, kwargs)
+
+    async def execute(self, target: Any, /, **kwargs: Any) -> Any:
+        """Run a process from asyncio: sync bodies inline (no thread hop), async awaited."""
+        spec = self._resolve(target)
+        if spec.parallel:
+            loop = asyncio.get_running_loop()
+            future = self._submit_parallel(spec, kwargs)
+            return await asyncio.wrap_future(future, loop=loop)
+        if not spec.is_async:
+            return self._call(spec, kwargs)
+        self._begin(spec, kwargs)
+        cm = self._store.conflict_manager
+        requester = (spec.name, threading.get_ident(), id(asyncio.current_task()))
+        while True:
+            tx = self._store.transaction(requester=requester)
+            run = _Run(self, spec, tx, self.strict_mode)
+            try:
+                result = await spec.fn(make_context(run), **kwargs)
+                version = self._finish_attempt(run, result)
+            except ConflictError:
+                decision = cm.report_conflict(requester)
+                if decision.wait_s:
+                    await asyncio.sleep(decision.wait_s)
+                continue
+            except BaseException as exc:
+                if tx.status == "open":
+                    tx._abort(exc)
+                self._failed(spec, exc)
+                raise
+            if tx._signals and version != tx.version:
+                self._publish(tx.signal_writes)
+            return self._succeeded(spec, result, version)
+
+    def _call(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Any:
+        self._begin(spec, kwargs)
+        if not self.strict_mode:
+            return self._call_fast(spec, kwargs)
+        store = self._store
+        requester = (spec.name, threading.get_ident())
+        fn = spec.fn
+        while True:
+            tx = Transaction(store, store._state, requester)
+            run = _Run(self, spec, tx, True)
+            try:
+                result = fn(make_context(run), **kwargs)
+                version = self._finish_attempt(run, result)
+            except ConflictError:
+                decision = store.conflict_manager.report_conflict(requester)
+                if decision.wait_s:
+                    time.sleep(decision.wait_s)
+                continue
+            except BaseException as exc:
+                if tx.status == "open":
+                    tx._abort(exc)
+                self._failed(spec, exc)
+                raise
+            if tx._signals and version != tx.version:
+                self._publish(tx.signal_writes)
+            return self._succeeded(spec, result, version)
+
+    def _call_fast(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Any:
+        run = FastRun(self, spec, self._store._state)
+        try:
+            result = spec.fn(make_context(run), **kwargs)
+            if result is not None:
+                apply_result(run, result)  # type: ignore[arg-type]
+            if not self._audit.is_clear(spec.name, "outputs"):
+                self._audit_outputs(spec, run.writes)
+            version = run.commit()
+        except BaseException as exc:
+            run.abort()
+            self._failed(spec, exc)
+            raise
+        if run.writes:
+            signals = {p: freeze(v) for p, v in run.writes.items() if parse_path(p).zone is _SIGNAL}
+            if signals:
+                self._publish(signals)
+        return self._succeeded(spec, result, version)
+
+    def _begin(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> None:
+        if self._closed:
+            raise TheusError("the engine is closed")
+        if not self._audit.is_clear(spec.name):
+            self._audit_inputs(spec, kwargs)
+        if self._pm.active.get("theus_process_before"):
+            self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
+
+    def _finish_attempt(self, run: _Run, result: Any) -> int:
+        if result is not None:
+            apply_result(run, result)
+        tx = run.tx
+        if not self._audit.is_clear(run.spec.name, "outputs"):
+            self._audit_outputs(run.spec, tx.writes)
+        return tx.commit()
+
+    def _publish(self, signals: Mapping[str, Any]) -> None:
+        hub = self._signals
+        for topic, payload in signals.items():
+            hub.publish(topic, payload)
+
+    def _succeeded(self, spec: ProcessSpec, result: Any, version: int) -> Any:
+        self._audit.record_success(spec.name)
+        if self._pm.active.get("theus_process_after"):
+            self._pm.hook.theus_process_after(
+                engine=self, process=spec, result=result, version=version
+            )
+        return result
+
+    def _failed(self, spec: ProcessSpec, exc: BaseException) -> None:
+        declared = any(cls.__name__ in spec.errors for cls in type(exc).__mro__)
+        if not declared and isinstance(exc, Exception) and not isinstance(exc, AuditError):
+            self._audit.record_failure(spec.name, exc)
+        if self._pm.active.get("theus_process_error"):
+            self._pm.hook.theus_process_error(
+                engine=self, process=spec, error=exc, declared=declared
+            )
+
+    # -- parallel (see _pool) ------------------------------------------------------------
+    def get_pool(self) -> Any:
+        """The parallel pool (started on first use)."""
+        from ._pool import get_pool
+
+        return get_pool(self)
+
+    def _submit_parallel(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Any:
+        from ._pool import submit_parallel
+
+        return submit_parallel(self, spec, kwargs)
+
+    def execute_parallel(self, target: Any, /, **kwargs: Any) -> Any:
+        """Run a process on the parallel pool and commit its result here; returns the
+        process's return value."""
+        spec = self._resolve(target)
+        return self._submit_parallel(spec, kwargs).result()
+
+    # -- workflows -----------------------------------------------------------------------
+    def run_workflow(self, workflow: Any, /, **options: Any) -> list[str]:
+        """Run a Flux workflow (YAML path, YAML text or ``Workflow``); returns the executed
+        step names."""
+        from ._workflows import run_workflow
+
+        return run_workflow(self, workflow, **options)
+
+    async def execute_workflow(self, workflow: Any, /, **options: Any) -> list[str]:
+        from ._workflows import execute_workflow
+
+        return await execute_workflow(self, workflow, **options)
+
+    # -- direct state access ---------------------------------------------------------------
+    def transaction(self, *, requester: Any = None) -> Transaction:
+        """A raw theus-state transaction on the engine's store (no contract)."""
+        return self._store.transaction(requester=requester)
+
+    def compare_and_swap(
+        self,
+        expected_version: int,
+        updates: Mapping[str, Any],
+        *,
+        requester: Any = None,
+        strict: bool = False,
+    ) -> int:
+        return self._store.compare_and_swap(
+            expected_version, updates, requester=requester, strict=strict
+        )
+
+    def relay(self, sink: Callable[[Any], Any], **options: Any) -> Relay:
+        """A :class:`theus_signals.Relay` from the engine's outbox to ``sink``."""
+        return Relay(self._outbox, sink, plugins=self._plugin_objects, **options)
+
+    def _collector_for(self, tx: Transaction) -> OutboxCollector:
+        collector = OutboxCollector(self._outbox)
+        tx.attach(collector)
+        return collector
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def close(self) -> None:
+        """Shut the pool, close the hub and release owned shared memory (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        if self._heavy is not None:
+            self._heavy.close()
+        self._signals.close()
+
+    def __enter__(self) -> TheusEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "strict" if self.strict_mode else "fast"
+        return f"<TheusEngine {mode} version={self.state.version} processes={len(self._registry)}>"
