@@ -268,3 +268,21 @@ def test_vip_completes_while_three_threads_hammer_the_same_key() -> None:
     assert cm.vip is None  # ...and released it on success
     assert max_gate_wait[0] < 2.0 + 1.0  # nobody waited beyond vip_wait (+ slack)
     assert store.state.get("domain.c") == store.state.version  # no lost update
+
+
+def test_commit_waits_for_a_foreign_vip_unless_told_not_to() -> None:
+    cm = ConflictManager(max_retries=1, vip_wait=0.2, vip_ttl=5.0)
+    store = Store({"domain": {"n": 0}}, conflict_manager=cm)
+    cm.report_conflict("vip")  # someone else holds the ticket
+    t0 = time.monotonic()
+    with store.transaction(requester="other") as tx:
+        tx.set("domain.n", 1)
+    assert time.monotonic() - t0 >= 0.15  # bounded wait at commit
+    tx = store.transaction(requester="other")
+    tx.set("domain.n", 2)
+    t0 = time.monotonic()
+    tx.commit(wait=False)
+    assert time.monotonic() - t0 < 0.1
+    with store.transaction(requester="vip") as tx:  # the VIP never waits and releases
+        tx.set("domain.n", 3)
+    assert cm.vip is None

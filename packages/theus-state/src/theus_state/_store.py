@@ -145,9 +145,11 @@ class Store:
         root = cur._root
         for path, value in updates.items():
             p = _CACHE.get(path) or parse_path(path)
-            if type(value) in FAST_TYPES and p.zone is _DATA and type(
-                tree_get(root, p.keys)
-            ) is not FrozenMap:
+            if (
+                type(value) in FAST_TYPES
+                and p.zone is _DATA
+                and type(tree_get(root, p.keys)) is not FrozenMap
+            ):
                 writes.pop(p.text, None)
                 writes[p.text] = (p, value)
                 continue
@@ -232,10 +234,10 @@ class Store:
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidPath(p.text, f"cannot write inside the HEAVY value: {exc}") from None
 
-    def _commit(self, tx: Transaction) -> int:
+    def _commit(self, tx: Transaction, wait: bool = True) -> int:
         cm = self._cm
         requester = tx.requester
-        if cm._vip is not None:
+        if wait and cm._vip is not None:
             cm.wait_turn(requester)
         writes = tx._writes
         conflict: ConflictError | None = None
@@ -339,5 +341,3 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store version={self._state.version}>"
-
-

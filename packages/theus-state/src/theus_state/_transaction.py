@@ -111,7 +111,9 @@ class Transaction:
         if not self._signals:
             return {}
         return {
-            text: v for text, (p, v) in self._writes.items() if p.zone is _SIGNAL and v is not DELETED
+            text: v
+            for text, (p, v) in self._writes.items()
+            if p.zone is _SIGNAL and v is not DELETED
         }
 
     @property
@@ -185,12 +187,15 @@ class Transaction:
             raise TransactionClosed(self._status)
         self._participants.append(participant)
 
-    def commit(self) -> int:
-        """Commit; returns the new version (unchanged for an empty commit)."""
+    def commit(self, *, wait: bool = True) -> int:
+        """Commit; returns the new version (unchanged for an empty commit).
+
+        ``wait=False`` skips the bounded wait while another requester holds the VIP
+        ticket (for asyncio callers, which wait on their event loop instead)."""
         if self._status is not _OPEN:
             raise TransactionClosed(self._status)
         try:
-            version = self._store._commit(self)
+            version = self._store._commit(self, wait)
         except BaseException as exc:
             self._abort(exc)
             raise

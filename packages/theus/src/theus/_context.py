@@ -127,9 +127,16 @@ class View:
     __slots__ = ("_prefix", "_run")
 
     def __getattribute__(self, name: str) -> Any:
-        if name in _VIEW_ATTRS or (name[:2] == "__" and name[-2:] == "__"):
+        if name[:2] == "__" and name[-2:] == "__":
             return object.__getattribute__(self, name)
         run = _view_run(self)
+        if name in _VIEW_ATTRS:
+            # A field wins over the mapping method of the same name (``ctx.domain.items``)
+            # when it exists and may be read; otherwise this is the method.
+            try:
+                return run.read(f"{_view_prefix(self)}.{name}")
+            except (KeyError, ContractViolation):
+                return object.__getattribute__(self, name)
         if name[0] == "_":
             raise run.deny(f"{_view_prefix(self)}.{name}", "private", "private names are blocked")
         try:

@@ -60,6 +60,20 @@ def _load_recipe(audit: Any) -> Any:
     )
 
 
+async def _vip_turn(cm: Any, requester: Any) -> None:
+    """The asyncio form of ``ConflictManager.wait_turn``: yield to the event loop while
+    another requester holds the VIP ticket (bounded by ``cm.vip_wait``)."""
+    vip = cm.vip
+    if vip is None or vip == requester:
+        return
+    deadline = time.monotonic() + cm.vip_wait
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.0005)
+        vip = cm.vip
+        if vip is None or vip == requester:
+            return
+
+
 class TheusEngine:
     """The Theus engine. See DESIGN.md §7."""
 
@@ -235,7 +249,8 @@ class TheusEngine:
             run = _Run(self, spec, tx, self.strict_mode)
             try:
                 result = await spec.fn(make_context(run), **kwargs)
-                version = self._finish_attempt(run, result)
+                await _vip_turn(cm, requester)
+                version = self._finish_attempt(run, result, wait=False)
             except ConflictError:
                 decision = cm.report_conflict(requester)
                 if decision.wait_s:
@@ -304,13 +319,13 @@ class TheusEngine:
         if self._pm.active.get("theus_process_before"):
             self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
 
-    def _finish_attempt(self, run: _Run, result: Any) -> int:
+    def _finish_attempt(self, run: _Run, result: Any, *, wait: bool = True) -> int:
         if result is not None:
             apply_result(run, result)
         tx = run.tx
         if not self._audit.is_clear(run.spec.name, "outputs"):
             self._audit_outputs(run.spec, tx.writes)
-        return tx.commit()
+        return tx.commit(wait=wait)
 
     def _publish(self, signals: Mapping[str, Any]) -> None:
         hub = self._signals
