@@ -70,7 +70,7 @@ def test_partial_declaration_gives_navigation_views_only() -> None:
     def reader(ctx):  # type: ignore[no-untyped-def]
         name = ctx.domain.user.name
         try:
-            ctx.domain.user.age
+            _ = ctx.domain.user.age
         except ContractViolation as exc:
             return name, exc.path
         return name, None

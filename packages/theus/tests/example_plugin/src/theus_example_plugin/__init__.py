@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pluggy
+
 import theus_state
 
 hookimpl = pluggy.HookimplMarker("theus")
