@@ -1,0 +1,224 @@
+"""Parent side of a parallel call: refusal checks, the task payload, and the commit.
+
+Rules / theory of operation:
+- Before anything is sent, the process function must be reachable by reference from a
+  fresh interpreter: a plain module-level function of an importable module (not
+  ``__main__``, not a lambda, closure or nested function). Anything else raises
+  :class:`InvalidProcess` at once, on every backend (cached per process).
+- Then ``engine._begin`` (input audit, ``theus_process_before``); the payload carries the
+  declared non-glob DATA/CONSTANT inputs read from the current snapshot and thawed to
+  plain data, the HEAVY inputs as objects (a theus-shm ``ShmArray`` pickles as its segment
+  name: nothing is copied), and the call arguments.
+- The worker's outcome comes back as bytes; the pool's raw future completes on a pool
+  thread, which decodes it and, on success, commits through ``engine._commit_result``
+  (contract check, output audit, conflict retry, signals, ``theus_process_after``). Writes
+  made through the worker's ``ctx`` are committed as a ``StateUpdate`` when the body
+  returned None. The caller's future then resolves to the body's return value.
+- Failures: the body's exception is re-raised as is (unpickled; the worker traceback is
+  attached as a note); crashes, timeouts and undecodable outcomes raise
+  :class:`ParallelError`. Both pass through ``engine._failed`` first.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import logging
+import pickle
+import sys
+import types
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from theus_state import Zone, thaw
+
+from ._results import StateUpdate
+from ._workers import WorkerLost
+from .exceptions import InvalidProcess, ParallelError
+
+if TYPE_CHECKING:
+    from ._contracts import ProcessSpec
+    from ._engine import TheusEngine
+
+__all__ = ["check_portable", "needs_processes", "submit_task"]
+
+_log = logging.getLogger("theus.pool")
+PROTOCOL = 5
+_portable: dict[int, tuple[Any, str]] = {}
+_NUMPY_MODULES = ("numpy", "theus_shm")
+
+
+def _refuse(spec: ProcessSpec, why: str) -> InvalidProcess:
+    return InvalidProcess(
+        spec.name,
+        f"cannot run in parallel: {why}; parallel processes must be module-level functions "
+        "of an importable module (workers import them by name)",
+    )
+
+
+def _importable(module: str) -> bool:
+    top = module.partition(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    return importlib.machinery.PathFinder.find_spec(top, sys.path) is not None
+
+
+def check_portable(spec: ProcessSpec) -> None:
+    """Raise :class:`InvalidProcess` unless workers can import ``spec.fn`` by name."""
+    fn = spec.fn
+    cached = _portable.get(id(spec))
+    if cached is not None and cached[0] is fn:
+        if cached[1]:
+            raise _refuse(spec, cached[1])
+        return
+    why = _why_not_portable(fn)
+    _portable[id(spec)] = (fn, why)
+    if why:
+        raise _refuse(spec, why)
+
+
+def _why_not_portable(fn: Any) -> str:
+    if not isinstance(fn, types.FunctionType):
+        return f"{type(fn).__name__} objects are not supported, only plain functions"
+    module, qualname = fn.__module__, fn.__qualname__
+    if fn.__name__ == "<lambda>" or "<lambda>" in qualname:
+        return "it is a lambda"
+    if module in (None, "__main__", "__mp_main__"):
+        return f"{qualname!r} is defined in __main__, which workers cannot import"
+    if "<locals>" in qualname:
+        return f"{qualname!r} is a nested function"
+    if fn.__closure__:
+        return f"{qualname!r} is a closure"
+    obj: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    if obj is not fn:
+        return f"{module}.{qualname} does not name this function"
+    if not _importable(module):
+        return f"module {module!r} is not importable by name from sys.path"
+    return ""
+
+
+def _is_array(value: Any) -> bool:
+    return type(value).__module__.partition(".")[0] in _NUMPY_MODULES or hasattr(
+        value, "__array_interface__"
+    )
+
+
+def needs_processes(spec: ProcessSpec, kwargs: Mapping[str, Any]) -> str:
+    """Why this call cannot run in a sub-interpreter ("" when it can)."""
+    for pat in spec.input_patterns:
+        if pat.zone is Zone.HEAVY:
+            return f"HEAVY input {pat.text!r} needs numpy"
+    for key, value in kwargs.items():
+        if _is_array(value):
+            return f"array argument {key!r} needs numpy"
+    return ""
+
+
+def build_payload(engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> bytes:
+    state = engine.state
+    layers: dict[str, dict[str, Any]] = {}
+    heavy: dict[str, Any] = {}
+    for pat in spec.input_patterns:
+        if pat.is_glob:
+            continue
+        value = state.get(pat.text, _MISSING)
+        if value is _MISSING:
+            continue
+        keys = pat.text.split(".")
+        if pat.zone is Zone.HEAVY:
+            heavy[pat.text] = value
+        else:
+            value = thaw(value)
+        node = layers.setdefault(keys[0], {})
+        for key in keys[1:-1]:
+            child = node.get(key)
+            if type(child) is not dict:
+                child = node[key] = {}
+            node = child
+        node[keys[-1]] = value
+    fn = spec.fn
+    task = (1, fn.__module__, fn.__qualname__, spec.name, layers, heavy, dict(kwargs), None)
+    try:
+        return pickle.dumps(task, PROTOCOL)
+    except Exception as exc:
+        raise ParallelError(spec.name, f"arguments or inputs cannot be sent to a worker: {exc}") from exc
+
+
+_MISSING = object()
+
+
+def _decode(spec: ProcessSpec, raw: bytes) -> tuple[bool, Any, dict[str, Any]]:
+    """(ok, value or exception, writes), logging the worker's ``ctx.log`` lines."""
+    try:
+        outcome = pickle.loads(raw)
+    except Exception as exc:
+        return False, ParallelError(spec.name, f"cannot unpickle the worker's result: {exc}"), {}
+    logger = logging.getLogger(f"theus.process.{spec.name}")
+    if outcome[0] == "ok":
+        _, value, writes, logs = outcome
+        for level, line in logs:
+            logger.log(level, line)
+        return True, value, writes
+    _, blob, type_name, message, text, logs = outcome
+    for level, line in logs:
+        logger.log(level, line)
+    exc: BaseException | None = None
+    if blob is not None:
+        try:
+            exc = pickle.loads(blob)
+        except Exception as err:
+            _log.debug("cannot unpickle %s from a worker: %s", type_name, err)
+    if not isinstance(exc, BaseException):
+        exc = ParallelError(spec.name, f"worker raised {type_name}: {message}")
+    exc.add_note(f"worker traceback of parallel process {spec.name!r}:\n{text.rstrip()}")
+    return False, exc, {}
+
+
+def submit_task(
+    engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any], pool: Any
+) -> Future[Any]:
+    engine._begin(spec, kwargs)
+    try:
+        data = build_payload(engine, spec, kwargs)
+        raw = pool.submit(data)
+    except BaseException as exc:
+        engine._failed(spec, exc)
+        raise
+    result: Future[Any] = Future()
+    result.set_running_or_notify_cancel()
+
+    def done(raw: Future[bytes]) -> None:
+        try:
+            try:
+                blob = raw.result()
+            except WorkerLost as exc:
+                raise ParallelError(spec.name, exc.reason) from None
+            except BaseException as exc:  # an executor's own failure (KilledWorker ...)
+                raise ParallelError(spec.name, f"{type(exc).__name__}: {exc}") from exc
+            ok, value, writes = _decode(spec, blob)
+            if not ok:
+                raise value
+        except BaseException as exc:
+            engine._failed(spec, exc)
+            result.set_exception(exc)
+            return
+        try:
+            if writes and value is None:
+                engine._commit_result(spec, StateUpdate(writes))
+            else:
+                if writes:
+                    _log.warning(
+                        "parallel process %r returned a value: its ctx writes %s are ignored",
+                        spec.name,
+                        sorted(writes),
+                    )
+                engine._commit_result(spec, value)
+        except BaseException as exc:  # _commit_result already reported it
+            result.set_exception(exc)
+            return
+        result.set_result(value)
+
+    raw.add_done_callback(done)
+    return result
