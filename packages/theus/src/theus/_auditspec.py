@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+
 from theus_audit import AuditError, AuditRecipe
 
 from ._contracts import ProcessSpec

@@ -62,7 +62,7 @@ def init(name: str, template: str, force: bool) -> int:
     out.print(f"[green]created[/] {target} (template {template})")
     out.print(f"  cd {name}")
     out.print("  theus run workflow.yaml     # run the workflow with a progress display")
-    out.print("  theus check .               # lint the processes")
+    out.print("  theus check processes.py    # lint the processes")
     out.print("  python -m pytest            # run its tests")
     return 0
 
@@ -315,6 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     status: Any
     try:
         status = cli.main(args, prog_name="theus", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else "usage: theus COMMAND")
+        status = 0
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
@@ -330,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("theus: interrupted", err=True)
         status = 130
-    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback by default
+    except Exception as exc:
         if os.environ.get("THEUS_DEBUG"):
             raise
         click.echo(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from theus_audit import AuditError, AuditRecipe
 from theus_flux import FluxError, ProcessStep, Workflow
 from theus_signals import OutboxMessage, SqliteOutboxStore

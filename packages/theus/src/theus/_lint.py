@@ -31,20 +31,28 @@ __all__ = ["Finding", "lint_file", "lint_paths", "lint_source"]
 
 _LAYERS = {"domain": "domain", "domain_ctx": "domain", "global_": "global", "global_ctx": "global"}
 _MUTATORS = frozenset(
-    "append extend insert pop remove clear update setdefault popitem add discard sort "
-    "reverse fill resize put itemset __setitem__ __delitem__".split()
-)
+    {
+        "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
+        "popitem", "add", "discard", "sort", "reverse", "fill", "resize", "put", "itemset",
+        "__setitem__", "__delitem__",
+    }
+)  # fmt: skip
 _IO_CALLS = frozenset(
-    "open print input breakpoint os.system os.popen os.remove os.unlink os.rename os.mkdir "
-    "os.makedirs os.rmdir os.write os.read io.open time.sleep asyncio.sleep sys.stdout.write "
-    "sys.stderr.write builtins.open builtins.print".split()
-)
+    {
+        "open", "print", "input", "breakpoint", "os.system", "os.popen", "os.remove",
+        "os.unlink", "os.rename", "os.mkdir", "os.makedirs", "os.rmdir", "os.write",
+        "os.read", "io.open", "time.sleep", "asyncio.sleep", "sys.stdout.write",
+        "sys.stderr.write", "builtins.open", "builtins.print",
+    }
+)  # fmt: skip
 _IO_MODULES = frozenset(
-    "requests socket subprocess urllib http httpx aiohttp shutil smtplib ftplib sqlite3 "
-    "webbrowser pathlib.Path.write_text".split()
-)
+    {
+        "requests", "socket", "subprocess", "urllib", "http", "httpx", "aiohttp", "shutil",
+        "smtplib", "ftplib", "sqlite3", "webbrowser",
+    }
+)  # fmt: skip
 _IO_METHODS = frozenset(
-    "write_text write_bytes read_text read_bytes unlink mkdir rmdir touch rename".split()
+    {"write_text", "write_bytes", "read_text", "read_bytes", "unlink", "mkdir", "rmdir", "touch"}
 )
 _SKIP_DIRS = frozenset({".git", ".tox", ".venv", "venv", "__pycache__", "node_modules", "build"})
 

@@ -23,12 +23,13 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import theus_signals
 from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
+
+import theus_signals
 
 from .hookspecs import hookimpl
 
@@ -57,6 +58,7 @@ class RunMonitor:
             self.commits = 0
             self.rollbacks = 0
             self.violations = 0
+            self.violation_keys: Counter[str] = Counter()
             self.signals: Counter[str] = Counter()
             self.delivered = 0
             self.delivery_failures = 0
@@ -104,6 +106,7 @@ class RunMonitor:
     def theus_audit_violation(self, engine: TheusEngine, violation: Any) -> None:
         with self._lock:
             self.violations += 1
+            self.violation_keys[str(getattr(violation, "key", "?"))] += 1
 
     # -- leaf hooks (the engine registers its plugins with every leaf) ----------------------
     @theus_signals.hookimpl
@@ -202,6 +205,7 @@ def summarize(
         "duration_s": round(monitor.elapsed, 4),
         "audit": {
             "violations": monitor.violations,
+            "by_rule": dict(sorted(monitor.violation_keys.items())),
             "counters": counts,
             "blocked": {k: list(v) for k, v in audit.blocked().items()},
             "stopped": audit.stopped,
@@ -238,14 +242,17 @@ def render_summary(summary: Mapping[str, Any], title: str = "Summary") -> Table:
     )
     audit = summary["audit"]
     counters = ", ".join(f"{k}={v}" for k, v in audit["counters"].items()) or "none"
-    table.add_row("audit violations", str(audit["violations"]))
+    by_rule = ", ".join(f"{k}: {n}" for k, n in audit.get("by_rule", {}).items())
+    table.add_row(
+        "audit violations", str(audit["violations"]) + (f" ({by_rule})" if by_rule else "")
+    )
     table.add_row("audit counters", counters)
     if audit["blocked"]:
         table.add_row("audit blocked", ", ".join(audit["blocked"]))
     if audit["stopped"]:
         table.add_row("audit", Text("STOPPED (engine.audit.reset() to resume)", style="red"))
     sig = summary["signals"]
-    topics = ", ".join(f"{t}×{n}" for t, n in sorted(sig["topics"].items()))
+    topics = ", ".join(f"{t}: {n}" for t, n in sorted(sig["topics"].items()))
     table.add_row("signals published", f"{sig['published']}" + (f" ({topics})" if topics else ""))
     box = summary["outbox"]
     table.add_row(
