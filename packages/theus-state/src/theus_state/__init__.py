@@ -1,9 +1,12 @@
 """theus-state: a versioned, transactional context with zones, snapshots and path-level CAS."""
 
 from . import hookspecs
+from ._codec import Codec, register_codec
 from ._conflicts import ConflictManager, RetryDecision
 from ._frozen import FrozenList, FrozenMap, freeze, thaw
+from ._journal import CommitRecord, Journal, MemoryJournal
 from ._paths import LAYERS, ParsedPath, Zone, parse_path
+from ._sqlite_journal import SCHEMA_VERSION, SqliteJournal
 from ._state import State
 from ._store import Store
 from ._transaction import DELETED, CommitParticipant, Transaction
@@ -13,10 +16,14 @@ from .exceptions import (
     InvalidContext,
     InvalidPath,
     InvalidValue,
+    JournalError,
+    JournalFormatError,
+    JournalLocked,
     PathNotFound,
     SerializationError,
     StateError,
     TransactionClosed,
+    VersionNotFound,
     ZoneViolation,
 )
 from .hookspecs import hookimpl
@@ -24,7 +31,10 @@ from .hookspecs import hookimpl
 __all__ = [
     "DELETED",
     "LAYERS",
+    "SCHEMA_VERSION",
+    "Codec",
     "CommitParticipant",
+    "CommitRecord",
     "ConflictError",
     "ConflictManager",
     "FrozenList",
@@ -32,15 +42,22 @@ __all__ = [
     "InvalidContext",
     "InvalidPath",
     "InvalidValue",
+    "Journal",
+    "JournalError",
+    "JournalFormatError",
+    "JournalLocked",
+    "MemoryJournal",
     "ParsedPath",
     "PathNotFound",
     "RetryDecision",
     "SerializationError",
+    "SqliteJournal",
     "State",
     "StateError",
     "Store",
     "Transaction",
     "TransactionClosed",
+    "VersionNotFound",
     "Zone",
     "ZoneViolation",
     "__version__",
@@ -48,5 +65,6 @@ __all__ = [
     "hookimpl",
     "hookspecs",
     "parse_path",
+    "register_codec",
     "thaw",
 ]

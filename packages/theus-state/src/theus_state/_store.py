@@ -17,10 +17,11 @@ Rules / theory of operation:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from ._conflicts import ConflictManager
@@ -28,14 +29,22 @@ from ._context import normalize_context
 from ._frozen import EMPTY_MAP, FrozenMap, freeze
 from ._heavy import HeavyStore
 from ._index import ChangeIndex
-from ._paths import _CACHE, ParsedPath, Zone, parse_path
+from ._journal import CommitRecord, Journal, MemoryJournal, requester_label
+from ._paths import _CACHE, ParsedPath, Zone, parse_path, zone_of_key
 from ._plugins import HookFlags, make_plugin_manager
 from ._state import _EMPTY_SIGNALS, State
 from ._transaction import CommitParticipant, Transaction
 from ._tree import NotAMapping, tree_delete, tree_get, tree_set
 from ._writes import DELETED, FAST_TYPES, prepare_set
 from ._zones import Routed, route_mapping
-from .exceptions import ConflictError, InvalidContext, InvalidPath, InvalidValue, StateError
+from .exceptions import (
+    ConflictError,
+    InvalidContext,
+    InvalidPath,
+    InvalidValue,
+    JournalError,
+    StateError,
+)
 
 __all__ = ["Store"]
 
@@ -53,15 +62,53 @@ class Store:
         self,
         context: Any = None,
         *,
+        journal: Journal | None = None,
         conflict_manager: ConflictManager | None = None,
         plugins: Iterable[object] = (),
+    ) -> None:
+        self._setup(journal, conflict_manager, plugins)
+        if not self._journal.is_empty():
+            raise JournalError(
+                "the journal already holds a history: use Store.open(journal) to restore it",
+                path=getattr(self._journal, "path", None),
+            )
+        self._state = self._initial_state(context)
+        self._journal.bootstrap(0, self._state._root)
+
+    def _setup(
+        self,
+        journal: Journal | None,
+        conflict_manager: ConflictManager | None,
+        plugins: Iterable[object],
     ) -> None:
         self._lock = threading.Lock()
         self._heavy = HeavyStore()
         self._index = ChangeIndex()
         self._cm = conflict_manager if conflict_manager is not None else ConflictManager()
         self._pm: HookFlags = make_plugin_manager(plugins)
-        self._state = self._initial_state(context)
+        self._journal: Journal = journal if journal is not None else MemoryJournal()
+        self._durable = bool(getattr(self._journal, "durable", False))
+
+    @classmethod
+    def open(
+        cls,
+        journal: Journal,
+        *,
+        conflict_manager: ConflictManager | None = None,
+        plugins: Iterable[object] = (),
+    ) -> Store:
+        """Restore the last committed state of ``journal`` and keep journaling into it."""
+        store = cls.__new__(cls)
+        store._setup(journal, conflict_manager, plugins)
+        if journal.is_empty():
+            raise JournalError(
+                "the journal is empty: nothing to restore (create it with Store(context, "
+                "journal=...))",
+                path=getattr(journal, "path", None),
+            )
+        version, root, signals = journal.restore()
+        store._state = State(version, root, store._heavy, signals or _EMPTY_SIGNALS)
+        return store
 
     # -- construction ------------------------------------------------------------------
     def _initial_state(self, context: Any) -> State:
@@ -184,9 +231,7 @@ class Store:
                     error = self._find_conflict(since, writes, {}, cur.version)
             if error is None:
                 if not writes:
-                    for participant in participants:
-                        participant.on_commit(cur.version, None)
-                    version = cur.version
+                    version = self._empty_commit(cur, participants)
                 else:
                     try:
                         root = self._replay(cur._root, writes)
@@ -198,7 +243,7 @@ class Store:
                             f"{type(exc.value).__name__}, not a mapping",
                         )
                     else:
-                        version = self._publish(cur, root, writes, participants)
+                        version = self._publish(cur, root, writes, participants, requester)
         if error is not None:
             if isinstance(error, ConflictError):
                 self._conflicted(error, requester)
@@ -227,12 +272,69 @@ class Store:
                 raise
             return result
 
+    # -- history -------------------------------------------------------------------------
+    @property
+    def journal(self) -> Journal:
+        return self._journal
+
+    def at(self, version: int) -> State:
+        """The state as it was at ``version`` (read-only; HEAVY values are not history).
+        Raises :class:`VersionNotFound` for a version outside the kept history."""
+        root = self._journal.root_at(version)
+        return State(version, root, self._heavy, _signals_in(root))
+
+    def history(self, path: str | None = None) -> Iterator[CommitRecord]:
+        """Commit records, oldest first; with ``path``, only commits that wrote it, an
+        ancestor or a descendant of it."""
+        return self._journal.records(path)
+
+    def fork(
+        self,
+        version: int | None = None,
+        *,
+        journal: Journal | None = None,
+        plugins: Iterable[object] = (),
+    ) -> Store:
+        """A new, independent store starting from ``version`` (default: the current one).
+        Its versions continue from there; the original is never touched."""
+        base = self._state if version is None else self.at(version)
+        fork = Store.__new__(Store)
+        fork._setup(journal, None, plugins)
+        if not fork._journal.is_empty():
+            raise JournalError("a fork needs an empty journal")
+        fork._state = State(base.version, base._root, fork._heavy, base._signals)
+        for keys, value in self._heavy.entries():
+            fork._heavy._items[keys] = value
+        fork._journal.bootstrap(base.version, base._root)
+        return fork
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: commits inside share one durable write (see the journal)."""
+        with self._journal.batch():
+            yield
+
+    def close(self) -> None:
+        """Close the journal (a durable journal releases its file lock)."""
+        self._journal.close()
+
     # -- internals used by Transaction -----------------------------------------------------
     def _put_heavy(self, p: ParsedPath, value: Any) -> None:
         try:
             self._heavy.put(p, value)
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidPath(p.text, f"cannot write inside the HEAVY value: {exc}") from None
+        name = getattr(value, "shm_name", None)
+        record = getattr(self._journal, "record_heavy", None)
+        if isinstance(name, str) and record is not None:
+            record(p.text, name, self._state.version)  # by name only: never the data
+
+    @property
+    def heavy_refs(self) -> dict[str, str]:
+        """HEAVY paths recorded by a durable journal with their shared-memory names (a
+        restored store holds no HEAVY objects: re-attach them by these names)."""
+        refs = getattr(self._journal, "heavy_refs", None)
+        return refs() if refs is not None else {}
 
     def _commit(self, tx: Transaction, wait: bool = True) -> int:
         cm = self._cm
@@ -244,23 +346,40 @@ class Store:
         with self._lock:
             cur = self._state
             if not writes:
-                for participant in tx._participants:
-                    participant.on_commit(cur.version, None)
-                version = cur.version
+                version = self._empty_commit(cur, tx._participants)
             elif cur is tx._base:
                 root = tx._root
                 if tx._local:
                     root = tree_set(root, ("local",), cur._root._m.get("local", EMPTY_MAP))
-                version = self._publish(cur, root, writes, tx._participants)
+                version = self._publish(cur, root, writes, tx._participants, requester)
             else:
                 conflict = self._find_conflict(tx.version, writes, tx._reads, cur.version)
                 if conflict is None:
                     root = self._replay(cur._root, writes)
-                    version = self._publish(cur, root, writes, tx._participants)
+                    version = self._publish(cur, root, writes, tx._participants, requester)
         if conflict is not None:
             self._conflicted(conflict, requester)
             raise conflict
         return self._committed(writes, version, requester)
+
+    def _empty_commit(self, cur: State, participants: Iterable[CommitParticipant]) -> int:
+        """A commit without state writes: participants still commit (durably, in one SQL
+        transaction, when the journal is durable); the version does not move."""
+        participants = tuple(participants)
+        if not participants:
+            return cur.version
+        journal = self._journal
+        conn = journal.begin() if self._durable else None
+        try:
+            for participant in participants:
+                participant.on_commit(cur.version, conn)
+            if conn is not None:
+                journal.commit()
+        except BaseException:
+            if conn is not None:
+                journal.rollback()
+            raise
+        return cur.version
 
     def _publish(
         self,
@@ -268,6 +387,7 @@ class Store:
         root: FrozenMap,
         writes: dict[str, Entry],
         participants: Iterable[CommitParticipant],
+        requester: Any,
     ) -> int:
         """Under the lock: finish the new root, run participants, make it current."""
         signals: dict[str, Any] = {}
@@ -281,8 +401,16 @@ class Store:
                 except KeyError:
                     pass
         version = cur.version + 1
-        for participant in participants:
-            participant.on_commit(version, None)
+        journal = self._journal
+        conn = journal.begin()
+        try:
+            for participant in participants:
+                participant.on_commit(version, conn)
+            journal.append(version, time.time(), requester_label(requester), writes, root)
+            journal.commit()
+        except BaseException:
+            journal.rollback()
+            raise
         record = self._index.record
         for p, _value in writes.values():
             if p.zone is not _SIGNAL and p.keys[0] != "local":
@@ -341,3 +469,24 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<Store version={self._state.version}>"
+
+
+def _signals_in(root: FrozenMap) -> dict[str, Any]:
+    """SIGNAL fields present in a historical root (those of the commit that made it)."""
+    found: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if type(node) is not FrozenMap:
+            return
+        for k, v in node._m.items():
+            if type(k) is not str:
+                continue
+            path = f"{prefix}.{k}" if prefix else k
+            zone = zone_of_key(k)
+            if zone is Zone.SIGNAL:
+                found[path] = v
+            elif zone is None or not prefix:
+                walk(v, path)
+
+    walk(root, "")
+    return found

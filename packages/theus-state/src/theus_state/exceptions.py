@@ -9,10 +9,14 @@ __all__ = [
     "InvalidContext",
     "InvalidPath",
     "InvalidValue",
+    "JournalError",
+    "JournalFormatError",
+    "JournalLocked",
     "PathNotFound",
     "SerializationError",
     "StateError",
     "TransactionClosed",
+    "VersionNotFound",
     "ZoneViolation",
 ]
 
@@ -110,3 +114,37 @@ class InvalidValue(StateError, TypeError):
         self.value_type = value_type
         self.detail = detail
         super().__init__(f"cannot store value of type {value_type} at {path!r}: {detail}")
+
+
+class JournalError(StateError):
+    """A journal cannot be used (``.path`` when it is a file)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class JournalLocked(JournalError):
+    """Another process holds the journal open for writing (``.holder`` is its pid)."""
+
+    def __init__(self, path: str, holder: str) -> None:
+        self.holder = holder
+        super().__init__(
+            f"journal is open for writing by another process (pid {holder})", path=path
+        )
+
+
+class JournalFormatError(JournalError):
+    """The file is not a (compatible) theus journal: corrupt, foreign, or newer schema."""
+
+
+class VersionNotFound(StateError, LookupError):
+    """``.version`` is outside the history the journal holds (``.oldest``..``.latest``)."""
+
+    def __init__(self, version: int, oldest: int, latest: int, *, pruned: bool) -> None:
+        self.version = version
+        self.oldest = oldest
+        self.latest = latest
+        self.pruned = pruned
+        why = "was pruned" if pruned else "does not exist"
+        super().__init__(f"version {version} {why}: the journal holds versions {oldest}..{latest}")
