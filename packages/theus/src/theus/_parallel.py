@@ -10,10 +10,14 @@ Rules / theory of operation:
   plain data, the HEAVY inputs as objects (a theus-shm ``ShmArray`` pickles as its segment
   name: nothing is copied), and the call arguments.
 - The worker's outcome comes back as bytes; the pool's raw future completes on a pool
-  thread, which decodes it and, on success, commits through ``engine._commit_result``
-  (contract check, output audit, conflict retry, signals, ``theus_process_after``). Writes
-  made through the worker's ``ctx`` are committed as a ``StateUpdate`` when the body
-  returned None. The caller's future then resolves to the body's return value.
+  thread, which decodes it and commits it like ``engine._commit_result`` does (contract
+  check, output audit, signals, ``theus_process_after``) but in a transaction based on
+  the snapshot the worker read, with the declared inputs in its read set: if an input or
+  output changed meanwhile the commit conflicts and the body runs again on fresh inputs
+  (ConflictManager backoff and VIP ticket), so concurrent read-modify-write calls never
+  lose updates. Writes made through the worker's ``ctx`` are committed as a
+  ``StateUpdate`` when the body returned None. The caller's future then resolves to the
+  body's return value.
 - Failures: the body's exception is re-raised as is (unpickled; the worker traceback is
   attached as a note); crashes, timeouts and undecodable outcomes raise
   :class:`ParallelError`. Both pass through ``engine._failed`` first.
@@ -25,13 +29,15 @@ import importlib.machinery
 import logging
 import pickle
 import sys
+import time
 import types
 from collections.abc import Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from theus_state import Zone, thaw
+from theus_state import ConflictError, State, Transaction, Zone, thaw
 
+from ._context import _Run
 from ._results import StateUpdate
 from ._workers import WorkerLost
 from .exceptions import InvalidProcess, ParallelError
@@ -116,8 +122,7 @@ def needs_processes(spec: ProcessSpec, kwargs: Mapping[str, Any]) -> str:
     return ""
 
 
-def build_payload(engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> bytes:
-    state = engine.state
+def build_payload(state: State, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> bytes:
     layers: dict[str, dict[str, Any]] = {}
     heavy: dict[str, Any] = {}
     for pat in spec.input_patterns:
@@ -176,20 +181,35 @@ def _decode(spec: ProcessSpec, raw: bytes) -> tuple[bool, Any, dict[str, Any]]:
     return False, exc, {}
 
 
-def submit_task(
-    engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any], pool: Any
-) -> Future[Any]:
-    engine._begin(spec, kwargs)
-    try:
-        data = build_payload(engine, spec, kwargs)
-        raw = pool.submit(data)
-    except BaseException as exc:
-        engine._failed(spec, exc)
-        raise
-    result: Future[Any] = Future()
-    result.set_running_or_notify_cancel()
+class _Call:
+    """One parallel call: sends the task, and commits or re-sends its outcome."""
 
-    def done(raw: Future[bytes]) -> None:
+    __slots__ = ("base", "engine", "kwargs", "pool", "requester", "result", "spec")
+
+    def __init__(
+        self, engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any], pool: Any
+    ) -> None:
+        self.engine = engine
+        self.spec = spec
+        self.kwargs = kwargs
+        self.pool = pool
+        self.result: Future[Any] = Future()
+        self.result.set_running_or_notify_cancel()
+        self.requester = (spec.name, "parallel", id(self.result))
+        self.base: State = engine.state
+
+    def send(self) -> None:
+        self.base = self.engine.state
+        data = build_payload(self.base, self.spec, self.kwargs)
+        self.pool.submit(data).add_done_callback(self._done)
+
+    def _fail(self, exc: BaseException, report: bool = True) -> None:
+        if report:
+            self.engine._failed(self.spec, exc)
+        self.result.set_exception(exc)
+
+    def _done(self, raw: Future[bytes]) -> None:
+        spec = self.spec
         try:
             try:
                 blob = raw.result()
@@ -201,24 +221,63 @@ def submit_task(
             if not ok:
                 raise value
         except BaseException as exc:
-            engine._failed(spec, exc)
-            result.set_exception(exc)
+            self._fail(exc)
             return
+        if writes and value is not None:
+            _log.warning(
+                "parallel process %r returned a value: its ctx writes %s are ignored",
+                spec.name,
+                sorted(writes),
+            )
+        update = StateUpdate(writes) if writes and value is None else value
         try:
-            if writes and value is None:
-                engine._commit_result(spec, StateUpdate(writes))
-            else:
-                if writes:
-                    _log.warning(
-                        "parallel process %r returned a value: its ctx writes %s are ignored",
-                        spec.name,
-                        sorted(writes),
-                    )
-                engine._commit_result(spec, value)
-        except BaseException as exc:  # _commit_result already reported it
-            result.set_exception(exc)
+            self._commit(update, value)
+        except ConflictError:
+            decision = self.engine._store.conflict_manager.report_conflict(self.requester)
+            if decision.wait_s:
+                time.sleep(decision.wait_s)
+            try:
+                self.send()  # the inputs changed under the worker: run the body again
+            except BaseException as exc:
+                self._fail(exc)
             return
-        result.set_result(value)
+        except BaseException as exc:  # already reported by _commit
+            self._fail(exc, report=False)
+            return
+        self.result.set_result(value)
 
-    raw.add_done_callback(done)
-    return result
+    def _commit(self, update: Any, value: Any) -> None:
+        """Commit against the snapshot the worker read: a concurrent change of an input
+        (or of an output) raises ConflictError, and the caller re-runs the body."""
+        engine, spec = self.engine, self.spec
+        tx = Transaction(engine._store, self.base, self.requester)
+        for pat in spec.input_patterns:
+            if not pat.is_glob and pat.zone is not Zone.HEAVY:
+                tx.get(pat.text, None)  # record the read set
+        run = _Run(engine, spec, tx, engine.strict_mode)
+        try:
+            version = engine._finish_attempt(run, update)
+        except ConflictError:
+            raise
+        except BaseException as exc:
+            if tx.status == "open":
+                tx._abort(exc)
+            engine._failed(spec, exc)
+            raise
+        if tx._signals and version != tx.version:
+            engine._publish(tx.signal_writes)
+        engine._succeeded(spec, value, version)
+
+
+def submit_task(
+    engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any], pool: Any
+) -> Future[Any]:
+    """``engine._begin``, then send the task; returns the caller's future."""
+    engine._begin(spec, kwargs)
+    call = _Call(engine, spec, kwargs, pool)
+    try:
+        call.send()
+    except BaseException as exc:
+        engine._failed(spec, exc)
+        raise
+    return call.result

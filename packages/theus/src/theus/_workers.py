@@ -100,7 +100,7 @@ class ProcessWorker:
         os.close(from_child_w)
         self._tx = Connection(to_child_w, readable=False)
         self._rx = Connection(from_child_r, writable=False)
-        self._expired = False
+        self.expired = False
         self._timeout_text = ""
         if not self._rx.poll(START_TIMEOUT):
             self.close()
@@ -125,14 +125,14 @@ class ProcessWorker:
             return self._rx.recv_bytes()
         except (EOFError, OSError):
             code = self.proc.wait()
-            if self._expired:
+            if self.expired:
                 raise WorkerLost(self._timeout_text) from None
             raise WorkerLost(_describe_exit(code)) from None
 
     def expire(self, reason: str = "timed out") -> bool:
         """Kill the worker; the blocked ``run`` reports ``reason``. Returns False: the
         slot itself reports the failure."""
-        self._expired = True
+        self.expired = True
         self._timeout_text = reason
         try:
             self.proc.kill()
@@ -179,13 +179,14 @@ _SHUTDOWN = None
 
 
 class _Slot:
-    __slots__ = ("abandoned", "deadline", "future", "pool", "ready", "thread", "worker")
+    __slots__ = ("abandoned", "deadline", "future", "limit", "pool", "ready", "thread", "worker")
 
     def __init__(self, pool: SlotPool) -> None:
         self.pool = pool
         self.worker: Any = None
         self.future: Future[bytes] | None = None
         self.deadline: float | None = None
+        self.limit = 0.0
         self.abandoned = False
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"theus-{pool.kind}", daemon=True)
@@ -220,6 +221,7 @@ class _Slot:
                     continue
             self.future = future
             if timeout is not None:
+                self.limit = timeout
                 self.deadline = time.monotonic() + timeout
                 pool._watch(self)
             try:
@@ -235,6 +237,8 @@ class _Slot:
             self._finish()
             if self.abandoned:
                 break
+            if getattr(self.worker, "expired", False):  # killed just after answering
+                self._replace_worker()
             future.set_result(out)
         if self.worker is not None:
             self.worker.close()
@@ -277,6 +281,7 @@ class SlotPool:
         self._wake = threading.Condition(self._lock)
         self._watchdog: threading.Thread | None = None
         self._closed = False
+        self._abandoned: list[_Slot] = []
         self._slots = [_Slot(self) for _ in range(size)]
         for slot in self._slots:
             slot.thread.start()
@@ -323,8 +328,7 @@ class SlotPool:
                     if deadline is None:
                         continue
                     if deadline <= now:
-                        timeout = self.timeout
-                        slot.expire(f"timed out (no result within {timeout or 0:g}s)")
+                        slot.expire(f"timed out (no result within {slot.limit:g}s)")
                     elif soonest is None or deadline < soonest:
                         soonest = deadline
                 self._wake.wait(None if soonest is None else soonest - now)
@@ -335,6 +339,7 @@ class SlotPool:
             return
         fresh = _Slot(self)
         self._slots = [fresh if s is old else s for s in self._slots]
+        self._abandoned.append(old)
         fresh.thread.start()
 
     # -- shutdown --------------------------------------------------------------------------
@@ -348,7 +353,7 @@ class SlotPool:
         for _ in slots:
             self._tasks.put(_SHUTDOWN)
         if wait:
-            for slot in slots:
+            for slot in slots + self._abandoned:  # abandoned: a timed-out body still running
                 slot.thread.join(30.0)
         while True:
             try:
