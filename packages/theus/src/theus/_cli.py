@@ -118,17 +118,21 @@ def run(
         max_ops=max_ops,
     )
     err = _stderr()
-    if not as_json:
-        used = [f"workflow {workflow}"]
-        if request.context:
-            used.append(f"context {request.context}")
-        if request.audit:
-            used.append(f"audit {request.audit}")
-        used.append(f"processes {processes or workflow.parent}")
-        err.print("[dim]" + ", ".join(used) + "[/]")
+
+    def announce(req: RunRequest) -> None:
+        if as_json:
+            return
+        used = [f"workflow {req.workflow}"]
+        if req.context:
+            used.append(f"context {req.context}")
+        if req.audit:
+            used.append(f"audit {req.audit}")
+        used.append(f"processes {req.processes or req.workflow.parent}")
+        err.print("[dim]" + ", ".join(used) + "[/]", soft_wrap=True)
+
     monitor = RunMonitor()
     live = monitor.live(err, enabled=not (no_progress or as_json))
-    summary, engine = run_request(request, monitor, live=live)
+    summary, engine = run_request(request, monitor, live=live, announce=announce)
     try:
         if as_json:
             click.echo(json.dumps(summary, indent=2, default=repr, ensure_ascii=False))
@@ -206,7 +210,10 @@ def inspect_cmd(process: str, recipe: Path) -> int:
     """Show the rules, levels and thresholds that apply to PROCESS."""
     from ._auditspec import inspect_table
 
-    Console(highlight=False).print(inspect_table(recipe, process))
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(highlight=False, width=200)
+    console.print(inspect_table(recipe, process))
     return 0
 
 

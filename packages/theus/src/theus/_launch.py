@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -180,10 +180,17 @@ def relay_to_sqlite(engine: TheusEngine, path: Path) -> tuple[int, int]:
 
 
 def run_request(
-    request: RunRequest, monitor: RunMonitor, *, live: Any = None
+    request: RunRequest,
+    monitor: RunMonitor,
+    *,
+    live: Any = None,
+    announce: Callable[[RunRequest], None] | None = None,
 ) -> tuple[dict[str, Any], TheusEngine]:
-    """Run the workflow; returns (summary, engine). The caller closes the engine."""
+    """Run the workflow; returns (summary, engine). The caller closes the engine.
+    ``announce(request)`` is called once everything loaded, before the run."""
     engine, workflow = build_engine(request, (monitor,))
+    if announce is not None:
+        announce(request)
     status = "ok"
     error: str | None = None
     monitor.title = workflow.name or request.workflow.stem
