@@ -1,0 +1,3 @@
+from theus_shm._cli import main
+
+main()
