@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from . import _interp
@@ -182,7 +182,8 @@ class InterpreterPool(SlotPool):
 
 class ExecutorPool:
     """Any ``concurrent.futures.Executor`` (a Dask client's, a ThreadPoolExecutor ...).
-    Its owner shuts it down; ``shutdown`` here only stops submitting."""
+    Its owner shuts it down; ``shutdown`` here only stops submitting. A broken
+    ``ProcessPoolExecutor`` (a worker died) is replaced transparently by a new one."""
 
     kind = "executor"
 
@@ -196,6 +197,8 @@ class ExecutorPool:
         self.size = getattr(executor, "_max_workers", None)
         self.routing = _Routing(engine)
         self._closed = False
+        self._lock = threading.Lock()
+        self._owned: list[Executor] = []
 
     def route(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> ExecutorPool:
         self.routing.announce(spec, self.kind)
@@ -209,13 +212,35 @@ class ExecutorPool:
         try:
             return self.executor.submit(run_payload, data)
         except BrokenExecutor as exc:
-            raise RuntimeError(f"the executor is broken: {exc}") from exc
+            if not self._renew(exc):
+                raise RuntimeError(f"the executor is broken: {exc}") from exc
+        return self.executor.submit(run_payload, data)
+
+    def _renew(self, exc: BaseException) -> bool:
+        """Replace a broken ``ProcessPoolExecutor`` by an equivalent one (then owned and
+        shut down by theus); other executors cannot be rebuilt."""
+        with self._lock:
+            old = self.executor
+            if not isinstance(old, ProcessPoolExecutor):
+                return False
+            if not getattr(old, "_broken", False):
+                return True  # another thread renewed it already
+            _log.warning("the process pool executor broke (%s): starting a new one", exc)
+            self.executor = ProcessPoolExecutor(
+                max_workers=getattr(old, "_max_workers", None),
+                mp_context=getattr(old, "_mp_context", None),
+            )
+            self._owned.append(self.executor)
+            old.shutdown(wait=False, cancel_futures=True)
+            return True
 
     def warm(self, timeout: float | None = None) -> bool:
         return True
 
     def shutdown(self, wait: bool = True) -> None:
         self._closed = True
+        for executor in self._owned:
+            executor.shutdown(wait=wait)
 
     def __repr__(self) -> str:
         return f"<ExecutorPool {type(self.executor).__name__}>"
