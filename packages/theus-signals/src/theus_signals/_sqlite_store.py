@@ -64,6 +64,12 @@ class SqliteOutboxStore:
     JSON, so tuples come back as lists; pass e.g. ``pickle.dumps``/``pickle.loads`` for
     arbitrary trusted objects). A payload that cannot be serialized fails the whole
     append with :class:`OutboxError` naming its key, and nothing is written.
+
+    ``writer``: when another component owns the file's write path (theus-state's journal
+    commits in a tight loop would starve a second writing connection), pass
+    ``writer(fn)`` that runs ``fn(conn)`` inside an open transaction on a connection to
+    the same file and commits it; every write of this store (append, mark_delivered,
+    discard, purge) then goes through it. Reads keep using the store's own connection.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class SqliteOutboxStore:
         timeout: float = 30.0,
         dumps: Dumps | None = None,
         loads: Loads | None = None,
+        writer: Callable[[Callable[[sqlite3.Connection], int]], int] | None = None,
     ) -> None:
         if not isinstance(table, str) or not _IDENT.match(table):
             raise ValueError(f"table must be a plain SQL identifier, not {table!r}")
@@ -88,6 +95,7 @@ class SqliteOutboxStore:
         self._dumps: Dumps = dumps or _json_dumps
         self._loads: Loads = loads or _json_loads
         self._lock = threading.Lock()
+        self._writer = writer
         self._foreign: dict[int, tuple[sqlite3.Connection, bool]] = {}
         t = table
         self._sql_insert = (
@@ -176,6 +184,15 @@ class SqliteOutboxStore:
         return rows
 
     def _write(self, sql: str, rows: list[Any]) -> int:
+        if self._writer is not None:
+
+            def run(conn: sqlite3.Connection) -> int:
+                self._check_foreign(conn)
+                before = conn.total_changes
+                conn.executemany(sql, rows)
+                return conn.total_changes - before
+
+            return self._writer(run)
         with self._lock:
             conn = self._conn()
             before = conn.total_changes

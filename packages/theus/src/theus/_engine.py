@@ -31,8 +31,18 @@ from pathlib import Path
 from typing import Any
 
 from theus_audit import AuditError, Auditor, AuditRecipe
-from theus_signals import MemoryOutboxStore, OutboxCollector, Relay, SignalHub
-from theus_state import ConflictError, State, Store, Transaction, Zone, freeze, parse_path
+from theus_signals import MemoryOutboxStore, OutboxCollector, Relay, SignalHub, SqliteOutboxStore
+from theus_state import (
+    CommitRecord,
+    ConflictError,
+    SqliteJournal,
+    State,
+    Store,
+    Transaction,
+    Zone,
+    freeze,
+    parse_path,
+)
 
 from ._context import _Run, make_context
 from ._contracts import ProcessSpec, process, spec_of
@@ -40,6 +50,7 @@ from ._fast import FastRun
 from ._plugins import EnginePluginManager, make_plugin_manager
 from ._relay import attach_relays
 from ._results import apply_result
+from ._runs import RunStore
 from ._scan import scan_target
 from .exceptions import InvalidProcess, ProcessNotFound, TheusError
 
@@ -74,8 +85,29 @@ async def _vip_turn(cm: Any, requester: Any) -> None:
             return
 
 
+class _Restore:
+    """Marker context: restore the store from its journal (``TheusEngine.open``)."""
+
+
+def _make_journal(durable: Any, journal: Any) -> Any:
+    if durable is not None and journal is not None:
+        raise TypeError("give either durable= (a path) or journal=, not both")
+    if durable is not None:
+        if not isinstance(durable, (str, os.PathLike)):
+            raise TypeError(f"durable must be a file path, not {type(durable).__name__}")
+        return SqliteJournal(durable)
+    return journal
+
+
 class TheusEngine:
     """The Theus engine. See DESIGN.md §7."""
+
+    @classmethod
+    def open(cls, path: Any = None, /, *, journal: Any = None, **options: Any) -> TheusEngine:
+        """Restore an engine from its durable journal (a file path or ``journal=``): the
+        last committed state, the outbox (pending messages included) and workflow runs.
+        Register the processes again before running or resuming anything."""
+        return cls(_Restore(), durable=path, journal=journal, **options)
 
     def __init__(
         self,
@@ -89,14 +121,31 @@ class TheusEngine:
         executor: Any = None,
         plugins: Iterable[object] = (),
     ) -> None:
-        if durable is not None or journal is not None:
-            raise NotImplementedError("durable engines arrive with the journal (issue 11)")
         self.strict_mode = bool(strict_mode)
         self._pm, self._plugin_objects = make_plugin_manager(plugins)
-        self._store = Store(context, plugins=self._plugin_objects)
+        owned = durable is not None
+        journal = _make_journal(durable, journal)
+        try:
+            if isinstance(context, _Restore):
+                self._store = Store.open(journal, plugins=self._plugin_objects)
+            else:
+                if journal is not None and not journal.is_empty():
+                    where = getattr(journal, "path", "the journal")
+                    raise TheusError(
+                        f"{where} already holds a history: restore it with TheusEngine.open()"
+                    )
+                self._store = Store(context, journal=journal, plugins=self._plugin_objects)
+        except BaseException:
+            if owned and journal is not None:
+                journal.close()  # release the file lock taken for us
+            raise
         self._signals = hub if hub is not None else SignalHub(plugins=self._plugin_objects)
         self._audit = Auditor(_load_recipe(audit), plugins=self._plugin_objects)
-        self._outbox: Any = MemoryOutboxStore()
+        path = getattr(journal, "path", None) if journal is not None else None
+        self._outbox: Any = (
+            SqliteOutboxStore(path, writer=self._journal_writer) if path else MemoryOutboxStore()
+        )
+        self._runs = RunStore(self._store.journal)
         self._registry: dict[str, ProcessSpec] = {}
         self._executor = executor
         self._pool: Any = None
@@ -234,18 +283,24 @@ class TheusEngine:
 
     async def execute(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process from asyncio: sync bodies inline (no thread hop), async awaited."""
-        spec = self._resolve(target)
+        return await self._execute(self._resolve(target), kwargs)
+
+    async def _execute(
+        self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
+    ) -> Any:
         if spec.parallel:
             loop = asyncio.get_running_loop()
             future = self._submit_parallel(spec, kwargs)
             return await asyncio.wrap_future(future, loop=loop)
         if not spec.is_async:
-            return self._call(spec, kwargs)
+            return self._call(spec, kwargs, participants)
         self._begin(spec, kwargs)
         cm = self._store.conflict_manager
         requester = (spec.name, threading.get_ident(), id(asyncio.current_task()))
         while True:
             tx = self._store.transaction(requester=requester)
+            for participant in participants:
+                tx.attach(participant)
             run = _Run(self, spec, tx, self.strict_mode)
             try:
                 result = await spec.fn(make_context(run), **kwargs)
@@ -265,15 +320,19 @@ class TheusEngine:
                 self._publish(tx.signal_writes)
             return self._succeeded(spec, result, version)
 
-    def _call(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Any:
+    def _call(
+        self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
+    ) -> Any:
         self._begin(spec, kwargs)
         if not self.strict_mode:
-            return self._call_fast(spec, kwargs)
+            return self._call_fast(spec, kwargs, participants)
         store = self._store
         requester = (spec.name, threading.get_ident())
         fn = spec.fn
         while True:
             tx = Transaction(store, store._state, requester)
+            for participant in participants:
+                tx.attach(participant)
             run = _Run(self, spec, tx, True)
             try:
                 result = fn(make_context(run), **kwargs)
@@ -292,8 +351,12 @@ class TheusEngine:
                 self._publish(tx.signal_writes)
             return self._succeeded(spec, result, version)
 
-    def _call_fast(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Any:
+    def _call_fast(
+        self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
+    ) -> Any:
         run = FastRun(self, spec, self._store._state)
+        for participant in participants:
+            run.attach(participant)
         try:
             result = spec.fn(make_context(run), **kwargs)
             if result is not None:
@@ -422,9 +485,67 @@ class TheusEngine:
             expected_version, updates, requester=requester, strict=strict
         )
 
+    # -- durability and history -------------------------------------------------------------
+    @property
+    def durable(self) -> bool:
+        return bool(getattr(self._store.journal, "durable", False))
+
+    def at(self, version: int) -> State:
+        """The state as it was at ``version`` (time travel, read-only)."""
+        return self._store.at(version)
+
+    def history(self, path: str | None = None) -> list[CommitRecord]:
+        """Commit records, oldest first (only those touching ``path`` if given)."""
+        return list(self._store.history(path))
+
+    def fork(self, version: int | None = None, *, journal: Any = None) -> TheusEngine:
+        """A new in-memory (or ``journal=``) engine branching from ``version``, with the
+        same processes, mode and audit recipe; the original is never touched."""
+        engine = TheusEngine(
+            None,
+            strict_mode=self.strict_mode,
+            audit=self._audit.recipe,
+            plugins=self._plugin_objects,
+        )
+        engine._store = self._store.fork(version, journal=journal, plugins=self._plugin_objects)
+        engine._runs = RunStore(engine._store.journal)
+        attach_relays(engine)
+        engine._registry.update(self._registry)
+        return engine
+
+    def workflow_runs(self) -> list[Any]:
+        """Records of the workflow runs this engine knows (durable ones from the file)."""
+        return self._runs.list()
+
+    def resume_workflow(self, run_id: str, /, **signals: Any) -> list[str]:
+        """Continue a paused, failed or interrupted workflow run from its last committed
+        step. Keyword arguments are SIGNAL values committed first (``cmd_approve=True``
+        commits ``domain.cmd_approve``), e.g. to satisfy a ``flux: wait``."""
+        from ._workflows import resume_workflow
+
+        return resume_workflow(self, run_id, signals)
+
+    async def aresume_workflow(self, run_id: str, /, **signals: Any) -> list[str]:
+        from ._workflows import aresume_workflow
+
+        return await aresume_workflow(self, run_id, signals)
+
     def relay(self, sink: Callable[[Any], Any], **options: Any) -> Relay:
         """A :class:`theus_signals.Relay` from the engine's outbox to ``sink``."""
         return Relay(self._outbox, sink, plugins=self._plugin_objects, **options)
+
+    def _journal_writer(self, fn: Callable[[Any], int]) -> int:
+        """Outbox writes outside commits (relay marks) share the journal's connection, so
+        they queue behind commits instead of starving on a second connection."""
+        journal = self._store.journal
+        conn = journal.begin()
+        try:
+            result = fn(conn)
+            journal.commit()
+        except BaseException:
+            journal.rollback()
+            raise
+        return result
 
     def _collector_for(self, tx: Transaction) -> OutboxCollector:
         collector = OutboxCollector(self._outbox)
@@ -443,6 +564,10 @@ class TheusEngine:
         if self._heavy is not None:
             self._heavy.close()
         self._signals.close()
+        close_outbox = getattr(self._outbox, "close", None)
+        if close_outbox is not None:
+            close_outbox()
+        self._store.close()
 
     def __enter__(self) -> TheusEngine:
         return self

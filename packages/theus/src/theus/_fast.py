@@ -112,9 +112,15 @@ class FastRun:
     def recent_signals(self) -> Any:
         return self.state.signals
 
+    def attach(self, participant: Any) -> None:
+        if self.participants is None:
+            self.participants = _Participants()
+        self.participants.attach(participant)
+
     def collector(self) -> Any:
         if self.outbox is None:
-            self.participants = _Participants()
+            if self.participants is None:
+                self.participants = _Participants()
             self.outbox = self.engine._collector_for(self.participants)  # type: ignore[arg-type]
         return self.outbox
 

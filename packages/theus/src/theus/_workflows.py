@@ -13,15 +13,23 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from theus_flux import FluxRunner, Workflow
+from theus_flux import FluxError, FluxPaused, FluxRunner, Position, Workflow
 from theus_state import PathNotFound, Zone, parse_path
 
 from ._relay import FluxRelay
+from .exceptions import TheusError
 
 if TYPE_CHECKING:
     from ._engine import TheusEngine
 
-__all__ = ["LiveContext", "execute_workflow", "load_workflow", "run_workflow"]
+__all__ = [
+    "LiveContext",
+    "aresume_workflow",
+    "execute_workflow",
+    "load_workflow",
+    "resume_workflow",
+    "run_workflow",
+]
 
 
 class _MetaPaths(Mapping[str, Any]):
@@ -70,6 +78,17 @@ class LiveContext(Mapping[str, Any]):
         return len(self._NAMES)
 
 
+def workflow_text(workflow: Any) -> str | None:
+    """The YAML text of a workflow given as a path or as text (None for a Workflow)."""
+    if isinstance(workflow, os.PathLike) or (
+        isinstance(workflow, str) and "\n" not in workflow and workflow.endswith((".yaml", ".yml"))
+    ):
+        return Path(workflow).read_text(encoding="utf-8")
+    if isinstance(workflow, str):
+        return workflow
+    return None
+
+
 def load_workflow(workflow: Any) -> Workflow:
     if isinstance(workflow, Workflow):
         return workflow
@@ -84,20 +103,148 @@ def load_workflow(workflow: Any) -> Workflow:
     )
 
 
-def _runner(engine: TheusEngine, workflow: Any, executor: Any, max_ops: int | None) -> FluxRunner:
+def _runner(
+    engine: TheusEngine, wf: Workflow, run_id: str | None, max_ops: int | None, is_async: bool
+) -> FluxRunner:
     plugins: list[object] = list(engine._plugin_objects)
     if engine._pm.active.get("theus_workflow_step"):
         plugins.append(FluxRelay(engine))
-    return FluxRunner(load_workflow(workflow), executor, max_ops=max_ops, plugins=plugins)
+    runner: FluxRunner
+    if run_id is None:
+        executor: Any = engine.execute if is_async else engine.run
+    else:
+        runs = engine._runs
+
+        def step_participants() -> tuple[Any, ...]:
+            position = runner.step_position
+            return (runs.participant(run_id, position),) if position is not None else ()
+
+        if is_async:
+
+            def executor(name: str) -> Any:
+                return engine._execute(engine._resolve(name), {}, step_participants())
+
+        else:
+
+            def executor(name: str) -> Any:
+                spec = engine._resolve(name)
+                if spec.is_async:
+                    raise FluxError(
+                        f"step {name!r}: async processes in a run with run_id need "
+                        "execute_workflow / aresume_workflow"
+                    )
+                if spec.parallel:
+                    raise FluxError(
+                        f"step {name!r}: parallel processes cannot be part of a durable run yet"
+                    )
+                return engine._call(spec, {}, step_participants())
+
+    runner = FluxRunner(wf, executor, max_ops=max_ops, plugins=plugins)
+    return runner
 
 
-def run_workflow(engine: TheusEngine, workflow: Any, *, max_ops: int | None = None) -> list[str]:
-    runner = _runner(engine, workflow, engine.run, max_ops)
-    return runner.run(LiveContext(engine))
+def _start(engine: TheusEngine, workflow: Any, run_id: str | None) -> Workflow:
+    wf = load_workflow(workflow)
+    if run_id is not None:
+        if engine.durable:
+            text = workflow_text(workflow)
+            if text is None:
+                raise TheusError("a durable run needs the workflow as a YAML path or text")
+            engine._runs.create(run_id, text)
+        else:
+            engine._runs.create(run_id, wf)
+    return wf
+
+
+def _finished(engine: TheusEngine, run_id: str | None, exc: BaseException | None) -> None:
+    if run_id is None:
+        return
+    if exc is None:
+        engine._runs.set_status(run_id, "complete")
+    elif isinstance(exc, FluxPaused):
+        engine._runs.set_status(run_id, "paused", position=exc.position)
+    else:
+        engine._runs.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def run_workflow(
+    engine: TheusEngine,
+    workflow: Any,
+    *,
+    run_id: str | None = None,
+    max_ops: int | None = None,
+    resume_from: Position | None = None,
+) -> list[str]:
+    wf = _start(engine, workflow, run_id) if resume_from is None else load_workflow(workflow)
+    runner = _runner(engine, wf, run_id, max_ops, False)
+    try:
+        executed = runner.run(LiveContext(engine), resume_from=resume_from)
+    except BaseException as exc:
+        _finished(engine, run_id, exc)
+        raise
+    _finished(engine, run_id, None)
+    return executed
 
 
 async def execute_workflow(
-    engine: TheusEngine, workflow: Any, *, max_ops: int | None = None
+    engine: TheusEngine,
+    workflow: Any,
+    *,
+    run_id: str | None = None,
+    max_ops: int | None = None,
+    resume_from: Position | None = None,
 ) -> list[str]:
-    runner = _runner(engine, workflow, engine.execute, max_ops)
-    return await runner.arun(LiveContext(engine))
+    wf = _start(engine, workflow, run_id) if resume_from is None else load_workflow(workflow)
+    runner = _runner(engine, wf, run_id, max_ops, True)
+    try:
+        executed = await runner.arun(LiveContext(engine), resume_from=resume_from)
+    except BaseException as exc:
+        _finished(engine, run_id, exc)
+        raise
+    _finished(engine, run_id, None)
+    return executed
+
+
+def _prepare_resume(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> Any:
+    record = engine._runs.get(run_id)
+    assert record is not None
+    if record.status == "complete":
+        raise TheusError(f"workflow run {run_id!r} is already complete")
+    updates: dict[str, Any] = {}
+    for name, value in signals.items():
+        path = name if "." in name else f"domain.{name}"
+        if parse_path(path).zone is not Zone.SIGNAL:
+            raise TheusError(
+                f"resume_workflow signal {name!r} is not a SIGNAL field (use a sig_ or cmd_ name)"
+            )
+        updates[path] = value
+    if updates:
+        engine._store.apply(updates, requester="resume_workflow")
+        engine._publish({p: engine.state.signals.get(p, v) for p, v in updates.items()})
+    engine._runs.set_status(run_id, "running")
+    return record
+
+
+def resume_workflow(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> list[str]:
+    record = _prepare_resume(engine, run_id, signals)
+    runner_wf = load_workflow(record.workflow)
+    runner = _runner(engine, runner_wf, run_id, None, False)
+    try:
+        executed = runner.run(LiveContext(engine), resume_from=record.position)
+    except BaseException as exc:
+        _finished(engine, run_id, exc)
+        raise
+    _finished(engine, run_id, None)
+    return executed
+
+
+async def aresume_workflow(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> list[str]:
+    record = _prepare_resume(engine, run_id, signals)
+    runner = _runner(engine, load_workflow(record.workflow), run_id, None, True)
+    try:
+        executed = await runner.arun(LiveContext(engine), resume_from=record.position)
+    except BaseException as exc:
+        _finished(engine, run_id, exc)
+        raise
+    _finished(engine, run_id, None)
+    return executed

@@ -1,0 +1,361 @@
+"""Durable engines: restore, crash-safe resumable workflows, human in the loop, history."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from theus import TheusEngine, TheusError, process
+from theus_flux import FluxPaused
+from theus_signals import OutboxMessage
+from theus_state import JournalLocked, SerializationError, VersionNotFound
+
+
+@process(inputs=["domain.counter"], outputs=["domain.counter"])
+def step(ctx):  # type: ignore[no-untyped-def]
+    n = ctx.domain.counter + 1
+    ctx.outbox.add(OutboxMessage("step", n, key=f"step-{n}"))
+    return n
+
+
+@process(inputs=["domain.counter"], outputs=["domain.counter"])
+def explode(ctx):  # type: ignore[no-untyped-def]
+    ctx.domain.counter = 999
+    raise RuntimeError("boom")
+
+
+def test_durable_engine_restores_state_and_outbox(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    with TheusEngine({"domain": {"counter": 0}}, durable=db) as engine:
+        engine.register(step)
+        for _ in range(3):
+            engine.run(step)
+        assert engine.durable
+    with TheusEngine.open(db) as engine:
+        assert engine.state.version == 3
+        assert engine.state.get("domain.counter") == 3
+        assert [m.key for m in engine.outbox.pending()] == ["step-1", "step-2", "step-3"]
+        seen: list[Any] = []
+        assert engine.relay(seen.append).run_once() == 3
+    with TheusEngine.open(db) as engine:
+        assert len(engine.outbox) == 0  # delivery was durable too
+        assert [r.version for r in engine.history("domain.counter")] == [1, 2, 3]
+        assert engine.at(1).get("domain.counter") == 1
+
+
+def test_failing_process_writes_nothing_to_the_journal(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    with TheusEngine({"domain": {"counter": 0}}, durable=db) as engine:
+        engine.register(explode)
+        with pytest.raises(RuntimeError):
+            engine.run(explode)
+        rows = engine.store.journal.connection.execute(  # type: ignore[attr-defined]
+            "SELECT COUNT(*) FROM theus_commits"
+        ).fetchone()[0]
+        assert rows == 0
+        assert engine.history() == []
+    with TheusEngine.open(db) as engine:
+        assert engine.state.version == 0 and engine.state.get("domain.counter") == 0
+
+
+def test_unserializable_value_leaves_memory_and_file_unchanged(tmp_path: Path) -> None:
+    class Local:
+        pass
+
+    @process(outputs=["domain.obj", "domain.counter"])
+    def bad(ctx):  # type: ignore[no-untyped-def]
+        return {"obj": Local(), "counter": 5}
+
+    db = tmp_path / "app.db"
+    with TheusEngine({"domain": {"counter": 0}}, durable=db) as engine:
+        engine.register(bad)
+        with pytest.raises(SerializationError, match="domain.obj"):
+            engine.run(bad)
+        assert engine.state.version == 0
+    with TheusEngine.open(db) as engine:
+        assert engine.state.to_dict() == {"domain": {"counter": 0}, "global": {}}
+
+
+def test_second_writer_process_gets_a_clear_error(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    with TheusEngine({"domain": {"counter": 0}}, durable=db):
+        code = (
+            "import sys\nfrom theus import TheusEngine\nfrom theus_state import JournalLocked\n"
+            "try:\n    TheusEngine.open(sys.argv[1])\nexcept JournalLocked as e:\n"
+            "    print('locked', e.holder)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(db)], capture_output=True, text=True, check=True
+        )
+        assert out.stdout.split() == ["locked", str(os.getpid())]
+        with pytest.raises(JournalLocked):
+            TheusEngine.open(db)
+
+
+def test_bad_durable_arguments(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        TheusEngine(durable=42)  # type: ignore[arg-type]
+    db = tmp_path / "app.db"
+    TheusEngine({"domain": {}}, durable=db).close()
+    with pytest.raises(TheusError, match=r"already holds a history.*TheusEngine\.open"):
+        TheusEngine({"domain": {}}, durable=db)
+    TheusEngine.open(db).close()  # the failed attempt released its file lock
+
+
+def test_time_travel_and_fork_through_the_engine() -> None:
+    engine = TheusEngine({"domain": {"counter": 0}})
+    engine.register(step)
+    for _ in range(5):
+        engine.run(step)
+    assert [engine.at(v).get("domain.counter") for v in range(6)] == [0, 1, 2, 3, 4, 5]
+    fork = engine.fork(2)
+    fork.run("step")
+    assert fork.state.get("domain.counter") == 3 and fork.state.version == 3
+    assert engine.state.get("domain.counter") == 5
+    with pytest.raises(VersionNotFound):
+        engine.at(50)
+
+
+HITL = """
+steps:
+  - prepare
+  - flux: wait
+    until: "signal.get('domain.cmd_approve', False)"
+  - finish
+"""
+
+
+@process(outputs=["domain.stage"])
+def prepare(ctx):  # type: ignore[no-untyped-def]
+    return "prepared"
+
+
+@process(inputs=["domain.stage"], outputs=["domain.stage"])
+def finish(ctx):  # type: ignore[no-untyped-def]
+    return ctx.domain.stage + "+finished"
+
+
+def test_human_in_the_loop_in_memory() -> None:
+    engine = TheusEngine({"domain": {"stage": None}})
+    engine.register(prepare)
+    engine.register(finish)
+    with pytest.raises(FluxPaused):
+        engine.run_workflow(HITL, run_id="r1")
+    assert engine.state.get("domain.stage") == "prepared"
+    assert engine.workflow_runs()[0].status == "paused"
+    with pytest.raises(FluxPaused):
+        engine.resume_workflow("r1")  # still not approved
+    assert engine.resume_workflow("r1", cmd_approve=True) == ["finish"]
+    assert engine.state.get("domain.stage") == "prepared+finished"
+    with pytest.raises(TheusError, match="already complete"):
+        engine.resume_workflow("r1")
+    with pytest.raises(TheusError, match="already exists"):
+        engine.run_workflow(HITL, run_id="r1")
+    with pytest.raises(FluxPaused):
+        engine.run_workflow(HITL, run_id="r2")
+    with pytest.raises(TheusError, match="not a SIGNAL"):
+        engine.resume_workflow("r2", approve=True)
+
+
+PROCS = textwrap.dedent(
+    """
+    from theus import process
+    from theus_signals import OutboxMessage
+
+    @process(inputs=["domain.counter"], outputs=["domain.counter"])
+    def step(ctx):
+        n = ctx.domain.counter + 1
+        ctx.outbox.add(OutboxMessage("step", n, key=f"step-{n}"))
+        return n
+
+    @process(outputs=["domain.stage"])
+    def prepare(ctx):
+        return "prepared"
+
+    @process(inputs=["domain.stage"], outputs=["domain.stage"])
+    def finish(ctx):
+        return ctx.domain.stage + "+finished"
+    """
+)
+
+CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys
+    from pathlib import Path
+    from theus import TheusEngine
+    import procs
+
+    db, sink_path, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    kill_in_commit = int(os.environ.get("KILL_IN_COMMIT", "0"))
+    WF = (
+        "steps:\\n  - flux: while\\n    condition: 'domain.counter < %d'\\n"
+        "    do: [step]\\n" % steps
+    )
+    fresh = not Path(db).exists()
+    engine = TheusEngine({"domain": {"counter": 0}}, durable=db) if fresh else TheusEngine.open(db)
+    engine.register(procs.step)
+    if kill_in_commit:
+        journal = engine.store.journal
+        original = journal.append
+        def append(version, *args):
+            original(version, *args)   # the delta row is written, COMMIT is not
+            if version == kill_in_commit:
+                os.kill(os.getpid(), signal.SIGKILL)
+        journal.append = append
+    sink = open(sink_path, "a")
+    def deliver(message):
+        sink.write(json.dumps({"key": message.key, "n": message.payload}) + "\\n")
+        sink.flush()
+    relay = engine.relay(deliver, batch=50)
+    relay.start()
+    print("ready", flush=True)
+    runs = {r.run_id: r for r in engine.workflow_runs()}
+    if "run" in runs:
+        engine.resume_workflow("run")
+    else:
+        engine.run_workflow(WF, run_id="run")
+    relay.stop()
+    import time
+    deadline = time.monotonic() + 60
+    while len(engine.outbox) and time.monotonic() < deadline:
+        relay.run_once()
+        time.sleep(0.005)
+    print("done", engine.state.get("domain.counter"), flush=True)
+    engine.close()
+    """
+)
+
+
+def _spawn(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(tmp_path), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, str(tmp_path / "child.py"), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=full_env,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_crash_loop_resumes_without_repeating_or_skipping(tmp_path: Path) -> None:
+    (tmp_path / "procs.py").write_text(PROCS)
+    (tmp_path / "child.py").write_text(CHILD)
+    db, sink = tmp_path / "run.db", tmp_path / "sink.jsonl"
+    steps = 1000
+    rng = random.Random(11)
+    kills = {"timer": 0, "commit": 0}
+    finished = False
+    for attempt in range(60):
+        if kills["timer"] >= 12 and kills["commit"] >= 8:
+            break
+        kind = "commit" if attempt % 3 == 2 else "timer"
+        env = {}
+        target = 0
+        if kind == "commit":
+            target = _counter(db) + rng.randint(1, 40)
+            env["KILL_IN_COMMIT"] = str(target)
+        child = _spawn(tmp_path, str(db), str(sink), str(steps), env=env)
+        assert child.stdout is not None
+        line = child.stdout.readline().strip()
+        if kind == "timer" and line == "ready":
+            try:
+                child.wait(timeout=rng.uniform(0.02, 0.3))
+            except subprocess.TimeoutExpired:
+                os.kill(child.pid, signal.SIGKILL)
+        out = child.stdout.read()
+        child.wait()
+        child.stdout.close()
+        if child.returncode == -signal.SIGKILL:
+            kills[kind] += 1
+            if kind == "commit":  # killed inside commit `target`: it must not exist
+                assert _counter(db) == target - 1
+        elif "done" in out:
+            finished = True
+            break
+    if not finished:  # finish the run in a last, uninterrupted process
+        child = _spawn(tmp_path, str(db), str(sink), str(steps))
+        out, _ = child.communicate(timeout=300)
+        assert child.returncode == 0, out
+        assert f"done {steps}" in out
+    assert kills["timer"] + kills["commit"] >= 20 and kills["commit"] >= 8, kills
+    with TheusEngine.open(db) as engine:
+        assert engine.state.to_dict() == {"domain": {"counter": steps}, "global": {}}
+        assert engine.state.version == steps  # no step committed twice or skipped
+        history = engine.history("domain.counter")
+        assert [r.changes["domain.counter"] for r in history] == list(range(1, steps + 1))
+        assert engine.workflow_runs()[0].status == "complete"
+    keys = [json.loads(line)["key"] for line in sink.read_text().splitlines()]
+    assert set(keys) == {f"step-{n}" for n in range(1, steps + 1)}  # each at least once
+
+
+def _counter(db: Path) -> int:
+    if not db.exists():
+        return 0
+    from theus_state import SqliteJournal, Store
+
+    j = SqliteJournal(db, readonly=True)
+    try:
+        return int(Store.open(j).state.get("domain.counter"))
+    finally:
+        j.close()
+
+
+HITL_CHILD = textwrap.dedent(
+    """
+    import sys
+    from theus import TheusEngine
+    from theus_flux import FluxPaused
+    import procs
+
+    db, mode = sys.argv[1], sys.argv[2]
+    WF = sys.stdin.read()
+    if mode == "start":
+        engine = TheusEngine({"domain": {"stage": None}}, durable=db)
+    else:
+        engine = TheusEngine.open(db)
+    engine.register(procs.prepare)
+    engine.register(procs.finish)
+    try:
+        if mode == "start":
+            engine.run_workflow(WF, run_id="approval")
+        else:
+            print("executed", engine.resume_workflow("approval", cmd_approve=True))
+    except FluxPaused as exc:
+        print("paused", exc.step_path)
+    print("stage", engine.state.get("domain.stage"))
+    engine.close()
+    """
+)
+
+
+def test_human_in_the_loop_across_processes(tmp_path: Path) -> None:
+    (tmp_path / "procs.py").write_text(PROCS)
+    (tmp_path / "hitl.py").write_text(HITL_CHILD)
+    db = tmp_path / "hitl.db"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+    def call(mode: str) -> str:
+        out = subprocess.run(
+            [sys.executable, str(tmp_path / "hitl.py"), str(db), mode],
+            input=HITL,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return out.stdout
+
+    first = call("start")
+    assert "paused steps[1]" in first and "stage prepared" in first
+    second = call("resume")
+    assert "executed ['finish']" in second and "stage prepared+finished" in second
