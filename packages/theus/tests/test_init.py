@@ -92,4 +92,4 @@ def test_templates_render_every_placeholder() -> None:
         files = render_template(template, "proj")
         assert {"processes.py", "workflow.yaml", "tests/conftest.py"} <= set(files)
         for rel, text in files.items():
-            assert "__" + "PROJECT__" not in text and "__PARALLEL__" not in text, (template, rel)
+            assert "__" + "PROJECT__" not in text, (template, rel)

@@ -9,7 +9,6 @@ rendered, and an existing non-empty folder is refused unless ``force``.
 
 from __future__ import annotations
 
-import importlib
 import keyword
 import re
 from importlib import resources
@@ -36,16 +35,6 @@ def _files(root: Traversable, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def _has_pool() -> bool:
-    """True when this theus ships a working parallel pool (else the parallel template's
-    step runs in-process, still on the HEAVY zone)."""
-    try:
-        importlib.import_module("theus._pool")
-    except ImportError:
-        return False
-    return True
-
-
 def render_template(template: str, project: str) -> dict[str, str]:
     """Relative path -> text of every file of ``template`` for ``project``."""
     if template not in TEMPLATES:
@@ -64,8 +53,6 @@ def render_template(template: str, project: str) -> dict[str, str]:
         "__TEMPLATE__": template,
         "__DESCRIPTION__": description,
         "__AUDIT_ROW__": audit_row,
-        # the parallel template runs its step on the pool when this engine has one
-        "__PARALLEL__": str(_has_pool()),
     }
     rendered = {}
     for rel, text in files.items():
