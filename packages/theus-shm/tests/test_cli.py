@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from shm_helpers import SHM, dead_pid, forge_segment, me
+from shm_helpers import SHM, forge_segment, me, pretend_this_process_dead
 
 from theus_shm import MemoryRegistry, cli_main
 from theus_shm._cli import human_age, human_size
@@ -37,14 +37,20 @@ def test_ls_json(
 
 
 def test_gc_prints_reclaimed_names_and_dry_run_keeps_them(
-    session: str, capsys: pytest.CaptureFixture[str]
+    session: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    name = forge_segment(session, "k", owner=(dead_pid(), 1, me()[2]))
+    name = forge_segment(session, "k", owner=me())
+    pretend_this_process_dead(monkeypatch)
+    assert cli_main(["ls", "--session", session]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[3] == "dead"
     assert cli_main(["gc", "--dry-run", "--session", session]) == 0
-    assert capsys.readouterr().out.split() in ([name], [])  # [] if another collector won
+    assert capsys.readouterr().out.split() == [name]
+    assert (SHM / name).exists()
     assert cli_main(["gc", "--session", session]) == 0
-    assert capsys.readouterr().out.split() in ([name], [])
+    assert capsys.readouterr().out.split() == [name]
     assert not (SHM / name).exists()
+    assert cli_main(["gc", "--session", session]) == 0
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 
 import numpy as np
@@ -238,6 +239,21 @@ def test_ufunc_results_and_copies_are_plain(registry: MemoryRegistry) -> None:
     view = arr[::2]
     assert view.shm_name == arr.shm_name and view.shm_offset == 0
     assert arr[3:].shm_offset == 24
+
+
+def test_a_copy_is_never_mistaken_for_shared_memory_after_unmapping(
+    registry: MemoryRegistry,
+) -> None:
+    arr = registry.alloc("k", (1024,), "int64")
+    copy = arr.copy()
+    seg = arr.segment
+    assert seg is not None and copy._shm_segment is seg
+    del arr
+    registry.release("k")  # no live view: unmapped now
+    assert seg.closed
+    later = copy.copy()  # may land where the mapping was; still not shared memory
+    assert later.shm_name is None and copy.shm_name is None
+    assert type(pickle.loads(pickle.dumps(later))) is np.ndarray
 
 
 def test_normal_process_exit_unlinks_owned_segments(session: str) -> None:

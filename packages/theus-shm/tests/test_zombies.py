@@ -12,6 +12,7 @@ from shm_helpers import (
     exists,
     forge_segment,
     me,
+    pretend_this_process_dead,
     reclaimed_by,
     run_py,
     session_segments,
@@ -59,7 +60,10 @@ def test_live_owners_are_never_reclaimed(registry: MemoryRegistry, session: str)
         proc.wait()
         proc.stdin.close()  # type: ignore[union-attr]
         proc.stdout.close()  # type: ignore[union-attr]
-    reclaimed_by(lambda: scan_zombies(session=session), lambda i: theirs)
+    reclaimed_by(
+        lambda: scan_zombies(session=session),
+        lambda i: theirs if i == 0 else sigkilled_owner(session, f"again{i}"),
+    )
 
 
 def test_pid_reuse_is_detected_by_start_time(session: str) -> None:
@@ -103,14 +107,16 @@ def test_foreign_files_are_never_touched(session: str) -> None:
         (SHM / (prefix + "dir")).rmdir()
 
 
-def test_dry_run_only_reports(session: str) -> None:
-    name = forge_segment(session, "k", owner=(dead_pid(), 1, me()[2]))
+def test_dry_run_only_reports(session: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = forge_segment(session, "k", owner=me())
+    pretend_this_process_dead(monkeypatch)
     assert scan_zombies(session=session, dry_run=True) == [name]
     assert exists(name)
-    reclaimed_by(lambda: scan_zombies(session=session), lambda i: name)
+    assert scan_zombies(session=session) == [name]
+    assert not exists(name)
 
 
-def test_registry_start_up_collects_zombies(session: str) -> None:
+def test_registry_start_up_collects_zombies(session: str, monkeypatch: pytest.MonkeyPatch) -> None:
     reg: list[MemoryRegistry] = []
 
     def start() -> list[str]:
@@ -120,23 +126,23 @@ def test_registry_start_up_collects_zombies(session: str) -> None:
     reclaimed_by(start, lambda i: sigkilled_owner(session, f"k{i}"))
     for r in reg:
         r.close()
-    name = sigkilled_owner(session, "kept")
+    name = forge_segment(session, "kept", owner=me())
+    pretend_this_process_dead(monkeypatch)
     quiet = MemoryRegistry(session=session, collect_zombies=False)
     assert quiet.reclaimed == [] and exists(name)
     quiet.close()
-    (SHM / name).unlink(missing_ok=True)
+    (SHM / name).unlink()
 
 
 def test_reclaim_gives_back_a_name_taken_by_a_live_newcomer(session: str) -> None:
     """The zombie was judged dead, then its name was reclaimed and reused by a live owner
     before this collector unlinked: the live segment must survive."""
     backend = _backend.listing_backend()
-    pid, start, ns = me()
-    name = forge_segment(session, "k", owner=(pid, start - 1, ns))
+    name = forge_segment(session, "k", owner=me())  # live owners: no collector interferes
     stale = _zombies.read_segment(backend, name)
     assert stale is not None
     (SHM / name).unlink()  # someone else reclaimed it ...
-    forge_segment(session, "k", owner=(pid, start, ns))  # ... and a live owner took the name
+    forge_segment(session, "k", owner=me())  # ... and a live owner took the name
     assert _zombies.reclaim(backend, stale) is False
     current = _zombies.read_segment(backend, name)
     assert current is not None and current.nonce != stale.nonce
@@ -144,11 +150,19 @@ def test_reclaim_gives_back_a_name_taken_by_a_live_newcomer(session: str) -> Non
     (SHM / name).unlink()
 
 
-def test_a_reap_name_left_by_a_crashed_collector_is_removed(session: str) -> None:
+def test_a_reap_name_left_by_a_crashed_collector_is_removed(
+    session: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reap = _zombies.REAP_PREFIX + secrets.token_hex(6)
     forge_segment(session, "k", owner=(dead_pid(), 1, me()[2]), name=reap)
-    assert reap in scan_zombies(session=session) or not exists(reap)
-    assert not exists(reap)
+    try:
+        # a fresh reap name belongs to a collector at work: left alone
+        assert scan_zombies(session=session) == [] and exists(reap)
+        monkeypatch.setattr(_zombies, "REAP_GRACE", -1.0)  # now it is "old"
+        assert reap in scan_zombies(session=session) or not exists(reap)
+        assert not exists(reap)
+    finally:
+        (SHM / reap).unlink(missing_ok=True)
 
 
 def test_concurrent_collectors_reclaim_each_zombie_once(session: str) -> None:

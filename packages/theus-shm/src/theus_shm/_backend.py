@@ -45,6 +45,9 @@ class DevShmBackend:
     def link(self, old: str, new: str) -> None:
         os.link(self._prefix + old, self._prefix + new)
 
+    def stat(self, name: str) -> os.stat_result:
+        return os.lstat(self._prefix + name)
+
     def names(self, prefixes: tuple[str, ...]) -> Iterator[str]:
         with os.scandir(self.directory) as it:
             for entry in it:

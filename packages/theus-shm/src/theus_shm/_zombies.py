@@ -12,8 +12,9 @@ Rules / theory of operation:
   that name is compared with the one judged dead (nonce); if it differs, the segment is
   linked back under its name (``link`` never overwrites) before the reap name is removed.
   Two collectors racing on one zombie: the rename succeeds for exactly one of them.
-- A reap name left by a collector that crashed mid-way is reclaimed by the next scan when
-  its owner is dead.
+- A reap name left by a collector that crashed mid-way is reclaimed by a later scan when
+  its owner is dead and it was renamed more than ``REAP_GRACE`` seconds ago (a younger one
+  belongs to a collector at work).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import logging
 import os
 import secrets
 import stat
+import time
 
 import pluggy
 
@@ -32,6 +34,7 @@ from .exceptions import InvalidSegment
 
 logger = logging.getLogger(__name__)
 REAP_PREFIX = ".threap_"
+REAP_GRACE = 60.0  # seconds before another collector may take over a reap name
 
 
 def read_segment(backend: _backend.DevShmBackend, name: str) -> SegmentInfo | None:
@@ -65,6 +68,8 @@ def _scan(session: str | None, *, include_reaps: bool) -> list[SegmentInfo]:
     liveness = LivenessCache()
     out: list[SegmentInfo] = []
     for name in backend.names(prefixes):
+        if name.startswith(REAP_PREFIX) and not _abandoned(backend, name):
+            continue  # another collector is reclaiming it right now
         info = read_segment(backend, name)
         if info is None or (session is not None and info.session != session):
             continue
@@ -74,14 +79,19 @@ def _scan(session: str | None, *, include_reaps: bool) -> list[SegmentInfo]:
     return out
 
 
+def _abandoned(backend: _backend.DevShmBackend, reap: str) -> bool:
+    """A reap name renamed (ctime) longer than REAP_GRACE ago: its collector died."""
+    try:
+        changed = backend.stat(reap).st_ctime
+    except OSError:
+        return False
+    return time.time() - changed > REAP_GRACE
+
+
 def reclaim(backend: _backend.DevShmBackend, info: SegmentInfo) -> bool:
     """Unlink the zombie described by ``info`` unless its name now holds another segment."""
-    if info.name.startswith(REAP_PREFIX):
-        try:
-            backend.unlink(info.name)
-        except FileNotFoundError:
-            return False
-        return True
+    if info.name.startswith(REAP_PREFIX):  # left by a collector that died mid-way
+        return _unlink_quietly(backend, info.name)
     reap = REAP_PREFIX + secrets.token_hex(6)
     try:
         backend.rename(info.name, reap)
@@ -95,9 +105,16 @@ def reclaim(backend: _backend.DevShmBackend, info: SegmentInfo) -> bool:
         except FileExistsError:
             logger.error("segment %s kept under %s: its name was taken again", info.name, reap)
             return False
-        backend.unlink(reap)
+        _unlink_quietly(backend, reap)
         return False
-    backend.unlink(reap)
+    return _unlink_quietly(backend, reap)
+
+
+def _unlink_quietly(backend: _backend.DevShmBackend, name: str) -> bool:
+    try:
+        backend.unlink(name)
+    except FileNotFoundError:
+        return False
     return True
 
 
