@@ -20,10 +20,10 @@ from theus import (
     ParallelError,
     TheusEngine,
     TheusError,
+    _interp,
     hookimpl,
     process,
 )
-from theus import _interp
 from theus._parallel import build_payload
 
 TESTS = Path(__file__).parent
@@ -370,17 +370,23 @@ def test_executor_from_hook(procs: ModuleType) -> None:
 
 def test_bad_environment_values(procs: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THEUS_POOL_SIZE", "zero")
-    with TheusEngine({"domain": {}}) as engine:
-        with pytest.raises(TheusError, match="THEUS_POOL_SIZE must be a positive integer"):
-            engine.get_pool()
+    with (
+        TheusEngine({"domain": {}}) as engine,
+        pytest.raises(TheusError, match="THEUS_POOL_SIZE must be a positive integer"),
+    ):
+        engine.get_pool()
     monkeypatch.setenv("THEUS_POOL_SIZE", "1")
     monkeypatch.setenv("THEUS_POOL_TIMEOUT", "-3")
-    with TheusEngine({"domain": {}}) as engine:
-        with pytest.raises(TheusError, match="THEUS_POOL_TIMEOUT"):
-            engine.get_pool()
-    with pytest.raises(TypeError, match="concurrent.futures.Executor"):
-        with TheusEngine({"domain": {}}, executor=object()) as engine:
-            engine.get_pool()
+    with (
+        TheusEngine({"domain": {}}) as engine,
+        pytest.raises(TheusError, match="THEUS_POOL_TIMEOUT"),
+    ):
+        engine.get_pool()
+    with (
+        pytest.raises(TypeError, match="concurrent.futures.Executor"),
+        TheusEngine({"domain": {}}, executor=object()) as engine,
+    ):
+        engine.get_pool()
 
 
 def test_closed_engine_refuses_parallel_work(procs: ModuleType) -> None:

@@ -9,12 +9,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
-from theus import ParallelError, TheusEngine, process
-from theus import _interp
+from theus import ParallelError, TheusEngine, _interp, process
 
 TESTS = Path(__file__).parent
 HAS_INTERPRETERS = _interp.api() is not None
@@ -51,9 +49,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("how, text", [("kill", "killed by SIGKILL"), ("exit", "code 3")])
-def test_worker_crash_fails_only_its_task(
-    processes: TheusEngine, how: str, text: str
-) -> None:
+def test_worker_crash_fails_only_its_task(processes: TheusEngine, how: str, text: str) -> None:
     engine = processes
     pool = engine.get_pool()
     assert pool.warm(120)
@@ -136,7 +132,9 @@ def test_interpreter_timeout_abandons_the_slot(
         with pytest.raises(ParallelError, match="timed out"):
             engine.run("nap", seconds=1.0)
         # both slots still serve (the abandoned one was replaced)
-        futs = [engine._submit_parallel(engine.processes["add"], {"a": i, "b": 1}) for i in range(6)]
+        futs = [
+            engine._submit_parallel(engine.processes["add"], {"a": i, "b": 1}) for i in range(6)
+        ]
         assert [f.result(30) for f in futs] == [1, 2, 3, 4, 5, 6]
     # close() waited for the abandoned body: nothing runs in a sub-interpreter any more
 
@@ -234,9 +232,12 @@ def test_broken_process_pool_executor_is_renewed(procs: ModuleType) -> None:
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_dask_distributed_executor(procs: ModuleType) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         executor = client.get_executor()
         bank = {"domain": {"accounts": {"alice": 100, "bob": 20}, "counter": 0}}
         with TheusEngine(bank, executor=executor) as engine:

@@ -148,7 +148,9 @@ def build_payload(state: State, spec: ProcessSpec, kwargs: Mapping[str, Any]) ->
     try:
         return pickle.dumps(task, PROTOCOL)
     except Exception as exc:
-        raise ParallelError(spec.name, f"arguments or inputs cannot be sent to a worker: {exc}") from exc
+        raise ParallelError(
+            spec.name, f"arguments or inputs cannot be sent to a worker: {exc}"
+        ) from exc
 
 
 _MISSING = object()
@@ -158,8 +160,8 @@ def _decode(spec: ProcessSpec, raw: bytes) -> tuple[bool, Any, dict[str, Any]]:
     """(ok, value or exception, writes), logging the worker's ``ctx.log`` lines."""
     try:
         outcome = pickle.loads(raw)
-    except Exception as exc:
-        return False, ParallelError(spec.name, f"cannot unpickle the worker's result: {exc}"), {}
+    except Exception as bad:  # noqa: BLE001 - any failure of a worker or commit goes to the caller
+        return False, ParallelError(spec.name, f"cannot unpickle the worker's result: {bad}"), {}
     logger = logging.getLogger(f"theus.process.{spec.name}")
     if outcome[0] == "ok":
         _, value, writes, logs = outcome
@@ -169,11 +171,11 @@ def _decode(spec: ProcessSpec, raw: bytes) -> tuple[bool, Any, dict[str, Any]]:
     _, blob, type_name, message, text, logs = outcome
     for level, line in logs:
         logger.log(level, line)
-    exc: BaseException | None = None
+    exc: Any = None
     if blob is not None:
         try:
             exc = pickle.loads(blob)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - any failure of a worker or commit goes to the caller
             _log.debug("cannot unpickle %s from a worker: %s", type_name, err)
     if not isinstance(exc, BaseException):
         exc = ParallelError(spec.name, f"worker raised {type_name}: {message}")
@@ -220,7 +222,7 @@ class _Call:
             ok, value, writes = _decode(spec, blob)
             if not ok:
                 raise value
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - any failure of a worker or commit goes to the caller
             self._fail(exc)
             return
         if writes and value is not None:
@@ -238,10 +240,10 @@ class _Call:
                 time.sleep(decision.wait_s)
             try:
                 self.send()  # the inputs changed under the worker: run the body again
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - any failure of a worker or commit goes to the caller
                 self._fail(exc)
             return
-        except BaseException as exc:  # already reported by _commit
+        except BaseException as exc:  # noqa: BLE001 - any failure of a worker or commit goes to the caller
             self._fail(exc, report=False)
             return
         self.result.set_result(value)

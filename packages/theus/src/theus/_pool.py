@@ -151,7 +151,7 @@ class InterpreterPool(SlotPool):
                 self._fallback = ProcessPool(self.size, timeout=self.timeout)
             return self._fallback
 
-    def backend_for(self, spec: ProcessSpec, kwargs: Mapping[str, Any] = {}) -> str:  # noqa: B006
+    def backend_for(self, spec: ProcessSpec, kwargs: Mapping[str, Any] = {}) -> str:
         """``"interpreters"`` or ``"processes"``: where this call of ``spec`` would run."""
         return self._choose(spec, kwargs)[0]
 
@@ -161,7 +161,10 @@ class InterpreterPool(SlotPool):
             return "processes", why
         ok, reason = _interp.probe_module(spec.fn.__module__)
         if not ok:
-            return "processes", f"module {spec.fn.__module__} cannot load in a sub-interpreter: {reason}"
+            return (
+                "processes",
+                f"module {spec.fn.__module__} cannot load in a sub-interpreter: {reason}",
+            )
         return "interpreters", ""
 
     def route(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> SlotPool:
@@ -280,7 +283,9 @@ def get_pool(engine: TheusEngine) -> AnyPool:
     return pool  # type: ignore[no-any-return]
 
 
-def submit_parallel(engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Future[Any]:
+def submit_parallel(
+    engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any]
+) -> Future[Any]:
     """Run ``spec`` on the pool; the future resolves to its return value once the parent
     committed it (see :mod:`theus._parallel`)."""
     check_portable(spec)

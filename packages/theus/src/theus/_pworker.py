@@ -50,6 +50,9 @@ class _Node:
     """Attribute and item access over one mapping of the worker's data (``ctx.domain``)."""
 
     __slots__ = ("_ctx", "_data", "_prefix")
+    _ctx: ParallelContext
+    _data: dict[str, Any]
+    _prefix: str
 
     def __init__(self, ctx: ParallelContext, prefix: str, data: dict[str, Any]) -> None:
         object.__setattr__(self, "_ctx", ctx)
@@ -252,7 +255,7 @@ def _error(exc: BaseException, logs: list[tuple[int, str]]) -> bytes:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     try:
         blob: bytes | None = pickle.dumps(exc, PROTOCOL)
-    except Exception:
+    except Exception:  # noqa: BLE001 - everything is reported to the parent
         blob = None
     name = f"{type(exc).__module__}.{type(exc).__qualname__}"
     return pickle.dumps(("err", blob, name, str(exc), text, logs), PROTOCOL)
@@ -269,7 +272,7 @@ def run_payload(data: bytes) -> bytes:
         if inspect.isawaitable(value):
             value = asyncio.run(_await(value))
         out = pickle.dumps(("ok", value, ctx._writes, logs), PROTOCOL)
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         return _error(exc, logs)
     return out
 

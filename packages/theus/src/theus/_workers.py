@@ -197,7 +197,7 @@ class _Slot:
         except WorkerLost as exc:
             _log.warning("theus %s pool: %s", self.pool.kind, exc.reason)
             self.worker = None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a worker that cannot start is logged; tasks fail
             _log.warning("theus %s pool: cannot start a worker: %s", self.pool.kind, exc)
             self.worker = None
         finally:
