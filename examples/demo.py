@@ -108,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
                 except AuditError as exc:
                     blocked[order["id"]] = "; ".join(r.split(": ", 1)[-1] for r in exc.reasons)
                     if not args.json:
-                        console.log(f"[red]blocked[/] {order['id']}: {blocked[order['id']]}")
+                        console.print(
+                            f"  [red]blocked[/] {order['id']}: {blocked[order['id']]}",
+                            highlight=False,
+                        )
             admitted = len(engine.state.get("domain.inbox"))
             # 2. fulfilment: the Flux workflow
             engine.run_workflow(HERE / "workflow.yaml")
