@@ -211,6 +211,20 @@ def test_close_stops_worker_processes(processes: TheusEngine) -> None:
     assert not any(_alive(p) for p in pids)
 
 
+def test_executor_timeout(procs: ModuleType) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with (
+        ThreadPoolExecutor(2) as executor,
+        TheusEngine({"domain": {}}, executor=executor) as engine,
+    ):
+        engine.register(procs.nap)
+        engine.get_pool().timeout = 0.2
+        with pytest.raises(ParallelError, match=r"timed out \(no result within 0.2s\)"):
+            engine.run("nap", seconds=1.0)
+        assert engine.run("nap", seconds=0.01) == 0.01
+
+
 def test_broken_process_pool_executor_is_renewed(procs: ModuleType) -> None:
     import multiprocessing
 

@@ -13,7 +13,9 @@ Rules / theory of operation:
   created on first need. Each process's route is logged and reported to
   ``theus_pool_selected`` once per pool.
 - Sizes: ``THEUS_POOL_SIZE`` (default: CPU count). Timeouts: ``THEUS_POOL_TIMEOUT``
-  (seconds) or ``pool.timeout = s`` (None: no limit).
+  (seconds) or ``pool.timeout = s`` (None: no limit). A timed-out process worker is
+  killed and replaced; a sub-interpreter is abandoned and replaced; an executor's task
+  is cancelled if it has not started (a running one cannot be stopped from here).
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    InvalidStateError,
+    ProcessPoolExecutor,
+)
 from typing import TYPE_CHECKING, Any
 
 from . import _interp
 from ._parallel import check_portable, needs_processes, submit_task
-from ._workers import InterpWorker, ProcessWorker, SlotPool, Worker
+from ._workers import InterpWorker, ProcessWorker, SlotPool, Worker, WorkerLost
 from .exceptions import ParallelError, TheusError
 
 if TYPE_CHECKING:
@@ -118,6 +126,9 @@ class ProcessPool(SlotPool):
         self.routing.announce(spec, self.kind)
         return self
 
+    def backend_for(self, spec: ProcessSpec, kwargs: Mapping[str, Any] = {}) -> str:
+        return self.kind
+
 
 class InterpreterPool(SlotPool):
     """Isolated sub-interpreters (own GIL each), with a spawn ProcessPool fallback for
@@ -207,17 +218,22 @@ class ExecutorPool:
         self.routing.announce(spec, self.kind)
         return self
 
+    def backend_for(self, spec: ProcessSpec, kwargs: Mapping[str, Any] = {}) -> str:
+        return self.kind
+
     def submit(self, data: bytes, timeout: float | None = None) -> Future[bytes]:
         if self._closed:
             raise RuntimeError("the executor pool is shut down")
         from ._pworker import run_payload
 
         try:
-            return self.executor.submit(run_payload, data)
+            future = self.executor.submit(run_payload, data)
         except BrokenExecutor as exc:
             if not self._renew(exc):
                 raise RuntimeError(f"the executor is broken: {exc}") from exc
-        return self.executor.submit(run_payload, data)
+            future = self.executor.submit(run_payload, data)
+        limit = timeout if timeout is not None else self.timeout
+        return future if limit is None else _with_deadline(future, limit)
 
     def _renew(self, exc: BaseException) -> bool:
         """Replace a broken ``ProcessPoolExecutor`` by an equivalent one (then owned and
@@ -247,6 +263,45 @@ class ExecutorPool:
 
     def __repr__(self) -> str:
         return f"<ExecutorPool {type(self.executor).__name__}>"
+
+
+def _with_deadline(inner: Future[bytes], limit: float) -> Future[bytes]:
+    """A future failing with WorkerLost after ``limit`` seconds (an executor's task
+    cannot be killed from here: it is cancelled if it has not started)."""
+    outer: Future[bytes] = Future()
+    outer.set_running_or_notify_cancel()
+
+    def expire() -> None:
+        if not inner.done():
+            inner.cancel()
+            _settle(outer, exc=WorkerLost(f"timed out (no result within {limit:g}s)"))
+
+    timer = threading.Timer(limit, expire)
+    timer.daemon = True
+
+    def copy(done: Future[bytes]) -> None:
+        timer.cancel()
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is not None:
+            _settle(outer, exc=exc)
+        else:
+            _settle(outer, value=done.result())
+
+    inner.add_done_callback(copy)
+    timer.start()
+    return outer
+
+
+def _settle(future: Future[bytes], value: bytes = b"", exc: BaseException | None = None) -> None:
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
+    except InvalidStateError:
+        pass  # the deadline and the result raced: the first one won
 
 
 AnyPool = InterpreterPool | ProcessPool | ExecutorPool

@@ -165,7 +165,7 @@ class InterpWorker:
     def run(self, data: bytes) -> bytes:
         try:
             return self._interp.run(data)
-        except RuntimeError as exc:
+        except Exception as exc:
             raise WorkerLost(f"sub-interpreter failed: {exc}") from exc
 
     def expire(self, reason: str = "timed out") -> bool:
