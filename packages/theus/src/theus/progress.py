@@ -4,9 +4,9 @@ progress line, and the end-of-run summary printed by ``theus run`` and the demo.
 Rules / theory of operation:
 - :class:`RunMonitor` is an ordinary engine plugin (pass it in ``TheusEngine(plugins=[...])``
   or ``engine.plugin_manager.register``). It implements ``theus_workflow_step`` and
-  ``theus_commit`` (plus rollbacks, audit violations, signal publications and outbox
-  deliveries) and only counts: every hook is O(1) under one lock, nothing is rendered
-  from inside a hook.
+  ``theus_commit`` (plus ``theus_process_before`` for the current process name, rollbacks,
+  audit violations, signal publications and outbox deliveries) and only counts: every
+  hook is O(1) under one lock, nothing is rendered from inside a hook.
 - Rendering happens on rich's refresh thread (:meth:`RunMonitor.live`), which reads the
   counters through :meth:`RunMonitor.__rich__`; the commit rate is commits divided by the
   time since the monitor started (or was :meth:`reset`).
@@ -84,6 +84,13 @@ class RunMonitor:
                 self.steps += 1
                 if error is not None:
                     self.failed_steps += 1
+
+    @hookimpl
+    def theus_process_before(
+        self, engine: TheusEngine, process: Any, kwargs: Mapping[str, Any]
+    ) -> None:
+        with self._lock:
+            self.current = process.name
 
     @hookimpl
     def theus_commit(self, engine: TheusEngine, version: int, paths: tuple[str, ...]) -> None:
