@@ -395,3 +395,27 @@ def test_closed_engine_refuses_parallel_work(procs: ModuleType) -> None:
     engine.close()
     with pytest.raises(TheusError, match="closed"):
         engine.run("pid")
+
+
+def test_parallel_commits_are_journaled_and_hooked(
+    procs: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("THEUS_USE_PROCESSES", "1")
+    after: list[tuple[str, Any, int]] = []
+
+    class Spy:
+        @hookimpl
+        def theus_process_after(self, engine: Any, process: Any, result: Any, version: int) -> None:
+            after.append((process.name, result, version))
+
+    db = tmp_path / "app.db"
+    with TheusEngine({"domain": {"counter": 0}}, durable=db, plugins=[Spy()]) as engine:
+        engine.register(procs.increment)
+        engine.register(procs.write_through_ctx)
+        assert engine.run("increment", by=5) == 5
+        assert engine.run("write_through_ctx", n=2) is None
+    assert after == [("increment", 5, 1), ("write_through_ctx", None, 2)]
+    with TheusEngine.open(db) as reopened:
+        assert reopened.state.get("domain.counter") == 5
+        assert reopened.state.get("domain.total") == 10
+        assert reopened.state.version == 2
