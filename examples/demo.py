@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 from rich.panel import Panel
+from rich.text import Text
 
 HERE = Path(__file__).resolve().parent / "orders"
 SKUS = ["widget", "gadget", "gizmo"]
@@ -111,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
                     blocked[order["id"]] = "; ".join(r.split(": ", 1)[-1] for r in exc.reasons)
                     if not args.json:
                         console.print(
-                            f"  [red]blocked[/] {order['id']}: {blocked[order['id']]}",
-                            highlight=False,
+                            Text.assemble(
+                                "  ", ("blocked", "red"), f" {order['id']}: {blocked[order['id']]}"
+                            )
                         )
             admitted = len(engine.state.get("domain.inbox"))
             # 2. fulfilment: the Flux workflow

@@ -360,6 +360,7 @@ def test_audit_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
                   - {field: amount, min: 1, max: 1000, message: bad amount}
                 outputs:
                   - {field: status, in: [ok, pending], level: S}
+                  - {field: code, regex: "^[a-z]{2}$", message: "[bold]not markup[/]"}
             """
         )
     )
@@ -367,6 +368,7 @@ def test_audit_inspect(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
     for text in ("transfer", "amount", "min: 1", "max: 1000", "bad amount", "status", "S"):
         assert text in out
+    assert "^[a-z]{2}$" in out and "[bold]not markup[/]" in out  # shown verbatim
     code, _, err = _run(capsys, "audit", "inspect", "nobody", "--recipe", str(recipe))
     assert code == 1
     assert "no rules for process 'nobody'" in _one_line_error(err)

@@ -112,13 +112,15 @@ def inspect_table(recipe_path: Path, process: str) -> Group:
         f"threshold_min {s.threshold_min}, reset_on_success {s.reset_on_success}",
         ("  (also applies to its exceptions)", "dim"),
     )
-    table = Table(title=f"{recipe_path}: {process}", title_justify="left")
-    for col in ("phase", "field", "check", "level", "max", "min", "reset", "message", "key"):
+    table = Table(title=Text(f"{recipe_path}: {process}"), title_justify="left")
+    columns = ("phase", "field", "check", "level", "threshold_max", "threshold_min", "reset",
+               "message", "key")  # fmt: skip
+    for col in columns:
         table.add_column(col)
     for rule in proc.rules():
         for chk in rule.checks:
             rs = rule.settings
-            table.add_row(
+            cells = (
                 rule.phase,
                 rule.field + ("" if rule.required else " (optional)"),
                 f"{chk.kind}: {chk.param!r}",
@@ -129,6 +131,7 @@ def inspect_table(recipe_path: Path, process: str) -> Group:
                 rule.message or "",
                 chk.key,
             )
+            table.add_row(*(Text(c) for c in cells))  # plain text: no rich markup in rules
     if not table.rows:
         return Group(head, Text("no input or output rules", style="dim"))
     return Group(head, table)

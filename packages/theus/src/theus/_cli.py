@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from ._launch import CliError, RunRequest, run_request
 from ._version import __version__
@@ -59,7 +60,7 @@ def init(name: str, template: str, force: bool) -> int:
 
     target = scaffold(Path(name), template, force=force)
     out = Console(highlight=False)
-    out.print(f"[green]created[/] {target} (template {template})")
+    out.print(Text.assemble(("created", "green"), f" {target} (template {template})"))
     out.print(f"  cd {name}")
     out.print("  theus run workflow.yaml     # run the workflow with a progress display")
     out.print("  theus check processes.py    # lint the processes")
@@ -128,7 +129,7 @@ def run(
         if req.audit:
             used.append(f"audit {req.audit}")
         used.append(f"processes {req.processes or req.workflow.parent}")
-        err.print("[dim]" + ", ".join(used) + "[/]", soft_wrap=True)
+        err.print(Text(", ".join(used), style="dim"), soft_wrap=True)
 
     monitor = RunMonitor()
     live = monitor.live(err, enabled=not (no_progress or as_json))

@@ -231,18 +231,23 @@ def summarize(
 
 def render_summary(summary: Mapping[str, Any], title: str = "Summary") -> Table:
     """A two-column rich table of :func:`summarize`'s dict."""
-    table = Table(title=title, show_header=False, title_style="bold", min_width=50)
+    table = Table(title=Text(title), show_header=False, title_style="bold", min_width=50)
     table.add_column("what", style="dim")
     table.add_column("value")
+    add_row = table.add_row
+
+    def row(label: str, value: str | Text) -> None:  # values are plain text, never markup
+        add_row(label, value if isinstance(value, Text) else Text(value))
+
     status = str(summary.get("status", "ok"))
-    table.add_row("status", Text(status, style="bold green" if status == "ok" else "bold red"))
-    table.add_row("state version", str(summary["state_version"]))
-    table.add_row(
+    row("status", Text(status, style="bold green" if status == "ok" else "bold red"))
+    row("state version", str(summary["state_version"]))
+    row(
         "steps / ops",
         f"{summary['steps']} steps, {summary['ops']} ops"
         + (f" ({summary['failed_steps']} failed)" if summary["failed_steps"] else ""),
     )
-    table.add_row(
+    row(
         "commits",
         f"{summary['commits']} ({summary['commits_per_s']:.0f}/s), "
         f"{summary['rollbacks']} rollbacks, {summary['duration_s']:.3f} s",
@@ -250,24 +255,22 @@ def render_summary(summary: Mapping[str, Any], title: str = "Summary") -> Table:
     audit = summary["audit"]
     counters = ", ".join(f"{k}={v}" for k, v in audit["counters"].items()) or "none"
     by_rule = ", ".join(f"{k}: {n}" for k, n in audit.get("by_rule", {}).items())
-    table.add_row(
-        "audit violations", str(audit["violations"]) + (f" ({by_rule})" if by_rule else "")
-    )
-    table.add_row("audit counters", counters)
+    row("audit violations", str(audit["violations"]) + (f" ({by_rule})" if by_rule else ""))
+    row("audit counters", counters)
     if audit["blocked"]:
-        table.add_row("audit blocked", ", ".join(audit["blocked"]))
+        row("audit blocked", ", ".join(audit["blocked"]))
     if audit["stopped"]:
-        table.add_row("audit", Text("STOPPED (engine.audit.reset() to resume)", style="red"))
+        row("audit", Text("STOPPED (engine.audit.reset() to resume)", style="red"))
     sig = summary["signals"]
     topics = ", ".join(f"{t}: {n}" for t, n in sorted(sig["topics"].items()))
-    table.add_row("signals published", f"{sig['published']}" + (f" ({topics})" if topics else ""))
+    row("signals published", f"{sig['published']}" + (f" ({topics})" if topics else ""))
     box = summary["outbox"]
-    table.add_row(
+    row(
         "outbox",
         f"{box['pending']} pending, {box['delivered']} delivered"
         + (f", {box['failures']} delivery failures" if box["failures"] else ""),
     )
     for key, value in summary.items():
         if key.startswith("x_"):
-            table.add_row(key[2:].replace("_", " "), str(value))
+            row(key[2:].replace("_", " "), str(value))
     return table
