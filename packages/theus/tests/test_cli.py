@@ -170,6 +170,26 @@ def test_run_failing_step_exits_1_with_summary(
     assert "boom at 1" in _one_line_error(err)
 
 
+def test_run_paused_at_a_wait_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workflow = """
+    steps:
+      - tick
+      - flux: wait
+        until: "domain.n > 5"
+      - finish
+    """
+    folder = _project(tmp_path, workflow=workflow)
+    code, out, err = _run(capsys, "run", str(folder / "workflow.yaml"), "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["status"] == "paused"
+    assert "domain.n > 5" in summary["paused_at"]
+    assert summary["state"]["domain"] == {"n": 1, "done": False}
+    code, out, err = _run(capsys, "run", str(folder / "workflow.yaml"), "--no-progress")
+    assert code == 0
+    assert "paused" in out and "paused at" in err
+
+
 def test_run_max_ops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = _project(tmp_path, context="domain: {n: 0, done: false}\nglobal: {limit: 1000}\n")
     code, out, _ = _run(capsys, "run", str(folder / "workflow.yaml"), "--max-ops", "5", "--json")

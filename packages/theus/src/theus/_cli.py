@@ -144,7 +144,9 @@ def run(
                 out.print_json(json.dumps(summary["state"], default=repr))
     finally:
         engine.close()
-    if summary["status"] != "ok":
+    if summary["status"] == "paused":
+        err.print(Text(f"paused at {summary['paused_at']}", style="yellow"), soft_wrap=True)
+    elif summary["status"] != "ok":
         raise CliError(f"{workflow}: workflow failed: {summary.get('error')}")
     return 0
 

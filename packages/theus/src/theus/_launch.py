@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from theus_audit import AuditError, AuditRecipe
-from theus_flux import FluxError, ProcessStep, Workflow
+from theus_flux import FluxError, FluxPaused, ProcessStep, Workflow
 from theus_signals import OutboxMessage, SqliteOutboxStore
 from theus_state import StateError
 
@@ -202,13 +202,17 @@ def run_request(
         else:
             engine.run_workflow(workflow, max_ops=request.max_ops)
             monitor.stop()
+    except FluxPaused as exc:  # a `flux: wait` step whose condition does not hold yet
+        status = "paused"
+        error = str(exc)
+        monitor.stop()
     except Exception as exc:  # noqa: BLE001 - reported in the summary, exit status 1
         status = "failed"
         error = f"{type(exc).__name__}: {exc}"
         monitor.stop()
     extra: dict[str, Any] = {"workflow": str(request.workflow)}
     if error:
-        extra["error"] = error
+        extra["paused_at" if status == "paused" else "error"] = error
     if request.outbox_db is not None and status == "ok":
         try:
             _, there = relay_to_sqlite(engine, request.outbox_db)

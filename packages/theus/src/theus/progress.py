@@ -240,7 +240,8 @@ def render_summary(summary: Mapping[str, Any], title: str = "Summary") -> Table:
         add_row(label, value if isinstance(value, Text) else Text(value))
 
     status = str(summary.get("status", "ok"))
-    row("status", Text(status, style="bold green" if status == "ok" else "bold red"))
+    styles = {"ok": "bold green", "paused": "bold yellow"}
+    row("status", Text(status, style=styles.get(status, "bold red")))
     row("state version", str(summary["state_version"]))
     row(
         "steps / ops",
