@@ -12,7 +12,8 @@ Rules / theory of operation:
   path is navigation and is fine). TH002: a write/delete of a path not covered by
   outputs. TH003: in-place mutation of a value read from the context (mutating method,
   item or attribute assignment on it): the engine hands out immutable values, so this
-  fails at run time; build a new value and assign or return it. TH004: an I/O call (files,
+  fails at run time; build a new value and assign or return it (HEAVY outputs excepted:
+  they are writable arrays, written through). TH004: an I/O call (files,
   printing, network, subprocesses, sleeping) in a PURE process. TH000: a file that does
   not parse.
 - Coverage uses the engine's rule: a declared path covers its whole subtree, globs match
@@ -73,6 +74,10 @@ def _covers(pattern: str, path: str) -> bool:
     if len(pat) > len(keys):
         return False
     return all(fnmatch.fnmatchcase(k, p) for p, k in zip(pat, keys, strict=False))
+
+
+def _is_heavy(path: str) -> bool:
+    return any(seg.startswith("heavy_") for seg in path.split("."))
 
 
 def _leads_to(pattern: str, path: str) -> bool:
@@ -230,6 +235,8 @@ class _ProcessVisitor(ast.NodeVisitor):
             self.add(node, "TH002", f"{what} of {path!r} is not declared in outputs")
 
     def mutation(self, node: ast.AST, path: str, how: str) -> None:
+        if _is_heavy(path) and any(_covers(p, path) for p in self.contract.outputs or []):
+            return  # a HEAVY output is a writable, write-through array: in place is the point
         self.add(
             node,
             "TH003",

@@ -69,6 +69,15 @@ def globs(ctx):
     ctx.domain.summary = first  # expect: TH002
 
 
+@process(inputs=["domain.heavy_in"], outputs=["domain.heavy_out"])
+def heavy_arrays(ctx):
+    ctx.domain.heavy_out[0] = 1.0
+    out = ctx.domain.heavy_out
+    out.fill(0.0)
+    ctx.domain.heavy_in[0] = 1.0  # expect: TH003
+    ctx.domain.heavy_in.fill(2.0)  # expect: TH003
+
+
 async def not_a_process(ctx):
     print(ctx.domain.whatever)
     ctx.domain.items.append(1)
