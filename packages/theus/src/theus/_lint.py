@@ -30,6 +30,7 @@ from pathlib import Path
 
 __all__ = ["Finding", "lint_file", "lint_paths", "lint_source"]
 
+_BY_PATH = frozenset({"heavy", "signal", "meta"})
 _LAYERS = {"domain": "domain", "domain_ctx": "domain", "global_": "global", "global_ctx": "global"}
 _MUTATORS = frozenset(
     {
@@ -203,6 +204,9 @@ class _ProcessVisitor(ast.NodeVisitor):
             return None
         parts.reverse()
         if cur.id == self.ctx and self.ctx is not None:
+            if len(parts) >= 2 and parts[0] in _BY_PATH and "." in parts[1]:
+                # ctx.heavy["domain.heavy_x"], ctx.signal["domain.sig_y"]: full paths
+                return ".".join([_normalize(parts[1]), *parts[2:]]), complete
             if not parts or parts[0] not in _LAYERS:
                 return None
             return ".".join([_LAYERS[parts[0]], *parts[1:]]), complete
@@ -252,8 +256,8 @@ class _ProcessVisitor(ast.NodeVisitor):
         value = self.path_of(node.value) if isinstance(node.value, ast.expr) else None
         for target in node.targets:
             if isinstance(target, ast.Name):
-                if value is not None and value[1]:
-                    self.aliases[target.id] = value[0]
+                if value is not None and value[1] and self.allowed_read(value[0]):
+                    self.aliases[target.id] = value[0]  # (an undeclared read is reported once)
                 else:
                     self.aliases.pop(target.id, None)
 

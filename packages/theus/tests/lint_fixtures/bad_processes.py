@@ -76,6 +76,10 @@ def heavy_arrays(ctx):
     out.fill(0.0)
     ctx.domain.heavy_in[0] = 1.0  # expect: TH003
     ctx.domain.heavy_in.fill(2.0)  # expect: TH003
+    total = ctx.heavy["domain.heavy_in"].sum()
+    other = ctx.heavy["domain.heavy_other"]  # expect: TH001
+    ctx.heavy["domain.heavy_in"][0] = 1.0  # expect: TH003
+    return total + other.sum() + ctx.heavy.heavy_in.sum()
 
 
 async def not_a_process(ctx):
