@@ -23,144 +23,33 @@ Rules / theory of operation:
 from __future__ import annotations
 
 import ast
-import fnmatch
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Finding", "lint_file", "lint_paths", "lint_source"]
-
-_BY_PATH = frozenset({"heavy", "signal", "meta"})
-_LAYERS = {"domain": "domain", "domain_ctx": "domain", "global_": "global", "global_ctx": "global"}
-_MUTATORS = frozenset(
-    {
-        "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault",
-        "popitem", "add", "discard", "sort", "reverse", "fill", "resize", "put", "itemset",
-        "__setitem__", "__delitem__",
-    }
-)  # fmt: skip
-_IO_CALLS = frozenset(
-    {
-        "open", "print", "input", "breakpoint", "os.system", "os.popen", "os.remove",
-        "os.unlink", "os.rename", "os.mkdir", "os.makedirs", "os.rmdir", "os.write",
-        "os.read", "io.open", "time.sleep", "asyncio.sleep", "sys.stdout.write",
-        "sys.stderr.write", "builtins.open", "builtins.print",
-    }
-)  # fmt: skip
-_IO_MODULES = frozenset(
-    {
-        "requests", "socket", "subprocess", "urllib", "http", "httpx", "aiohttp", "shutil",
-        "smtplib", "ftplib", "sqlite3", "webbrowser",
-    }
-)  # fmt: skip
-_IO_METHODS = frozenset(
-    {"write_text", "write_bytes", "read_text", "read_bytes", "unlink", "mkdir", "rmdir", "touch"}
+from ._lint_rules import (
+    BY_PATH,
+    IO_CALLS,
+    IO_METHODS,
+    IO_MODULES,
+    LAYERS,
+    MUTATORS,
+    SKIP_DIRS,
+    Contract,
+    Finding,
+    contract_of,
+    covers,
+    dotted,
+    is_heavy,
+    leads_to,
+    normalize,
 )
-_SKIP_DIRS = frozenset({".git", ".tox", ".venv", "venv", "__pycache__", "node_modules", "build"})
 
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    file: str
-    line: int
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.code} {self.message}"
-
-
-def _covers(pattern: str, path: str) -> bool:
-    pat, keys = pattern.split("."), path.split(".")
-    if len(pat) > len(keys):
-        return False
-    return all(fnmatch.fnmatchcase(k, p) for p, k in zip(pat, keys, strict=False))
-
-
-def _is_heavy(path: str) -> bool:
-    return any(seg.startswith("heavy_") for seg in path.split("."))
-
-
-def _leads_to(pattern: str, path: str) -> bool:
-    pat, keys = pattern.split("."), path.split(".")
-    if len(keys) >= len(pat):
-        return False
-    return all(fnmatch.fnmatchcase(k, p) for p, k in zip(pat, keys, strict=False))
-
-
-def _normalize(path: str) -> str:
-    head, _, rest = path.partition(".")
-    head = {"global_": "global", "global_ctx": "global"}.get(head, head)
-    return f"{head}.{rest}" if rest else head
-
-
-def _literal_paths(node: ast.expr) -> list[str] | None:
-    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-        out = []
-        for elt in node.elts:
-            if not (isinstance(elt, ast.Constant) and isinstance(elt.value, str)):
-                return None
-            out.append(_normalize(elt.value))
-        return out
-    return None
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    if isinstance(node, ast.Call):  # Path("x").write_text(...)
-        inner = _dotted(node.func)
-        if inner is not None:
-            parts.append(inner)
-            return ".".join(reversed(parts))
-    return None
-
-
-@dataclass
-class _Contract:
-    name: str
-    inputs: list[str] | None
-    outputs: list[str] | None
-    pure: bool
-
-
-def _contract_of(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> _Contract | None:
-    for deco in fn.decorator_list:
-        target = deco.func if isinstance(deco, ast.Call) else deco
-        name = _dotted(target)
-        if name is None or name.rsplit(".", 1)[-1] != "process":
-            continue
-        inputs: list[str] | None = []
-        outputs: list[str] | None = []
-        pure = False
-        proc_name = fn.name
-        if isinstance(deco, ast.Call):
-            for kw in deco.keywords:
-                if kw.arg == "inputs":
-                    inputs = _literal_paths(kw.value)
-                elif kw.arg == "outputs":
-                    outputs = _literal_paths(kw.value)
-                elif kw.arg == "semantic":
-                    text = ast.unparse(kw.value).lower()
-                    pure = text.endswith(("pure", "pure'", 'pure"'))
-                elif (
-                    kw.arg == "name"
-                    and isinstance(kw.value, ast.Constant)
-                    and isinstance(kw.value.value, str)
-                ):
-                    proc_name = kw.value.value
-        return _Contract(proc_name, inputs, outputs, pure)
-    return None
+__all__ = ["Finding", "lint_file", "lint_paths", "lint_source"]
 
 
 class _ProcessVisitor(ast.NodeVisitor):
     def __init__(
-        self, file: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, contract: _Contract,
+        self, file: str, fn: ast.FunctionDef | ast.AsyncFunctionDef, contract: Contract,
         imports: dict[str, str],
     ) -> None:  # fmt: skip
         self.file = file
@@ -204,12 +93,12 @@ class _ProcessVisitor(ast.NodeVisitor):
             return None
         parts.reverse()
         if cur.id == self.ctx and self.ctx is not None:
-            if len(parts) >= 2 and parts[0] in _BY_PATH and "." in parts[1]:
+            if len(parts) >= 2 and parts[0] in BY_PATH and "." in parts[1]:
                 # ctx.heavy["domain.heavy_x"], ctx.signal["domain.sig_y"]: full paths
-                return ".".join([_normalize(parts[1]), *parts[2:]]), complete
-            if not parts or parts[0] not in _LAYERS:
+                return ".".join([normalize(parts[1]), *parts[2:]]), complete
+            if not parts or parts[0] not in LAYERS:
                 return None
-            return ".".join([_LAYERS[parts[0]], *parts[1:]]), complete
+            return ".".join([LAYERS[parts[0]], *parts[1:]]), complete
         if cur.id in self.aliases:
             return ".".join([self.aliases[cur.id], *parts]), complete
         return None
@@ -219,11 +108,11 @@ class _ProcessVisitor(ast.NodeVisitor):
         if c.inputs is None or c.outputs is None:
             return True
         declared = c.inputs + c.outputs
-        return any(_covers(p, path) or _leads_to(p, path) for p in declared) or "." not in path
+        return any(covers(p, path) or leads_to(p, path) for p in declared) or "." not in path
 
     def full_value(self, path: str) -> bool:
         c = self.contract
-        return any(_covers(p, path) for p in (c.inputs or []) + (c.outputs or []))
+        return any(covers(p, path) for p in (c.inputs or []) + (c.outputs or []))
 
     def check_read(self, node: ast.AST, path: str) -> None:
         if not self.allowed_read(path):
@@ -235,11 +124,11 @@ class _ProcessVisitor(ast.NodeVisitor):
             return
         if self.contract.pure:
             self.add(node, "TH002", f"{what} of {path!r} in a PURE process (PURE never writes)")
-        elif not any(_covers(p, path) for p in outputs):
+        elif not any(covers(p, path) for p in outputs):
             self.add(node, "TH002", f"{what} of {path!r} is not declared in outputs")
 
     def mutation(self, node: ast.AST, path: str, how: str) -> None:
-        if _is_heavy(path) and any(_covers(p, path) for p in self.contract.outputs or []):
+        if is_heavy(path) and any(covers(p, path) for p in self.contract.outputs or []):
             return  # a HEAVY output is a writable, write-through array: in place is the point
         self.add(
             node,
@@ -312,7 +201,7 @@ class _ProcessVisitor(ast.NodeVisitor):
             if owner is not None:
                 path = owner[0]
                 self.check_read(func, path)
-                if func.attr in _MUTATORS and "." in path:
+                if func.attr in MUTATORS and "." in path:
                     self.mutation(node, path, f".{func.attr}()")
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
                     self.visit(arg)
@@ -322,16 +211,16 @@ class _ProcessVisitor(ast.NodeVisitor):
         self.generic_visit(node)
 
     def check_io(self, node: ast.Call) -> None:
-        name = _dotted(node.func)
+        name = dotted(node.func)
         if name is None:
             return
         head, _, rest = name.partition(".")
         full = self.imports.get(head, head) + (f".{rest}" if rest else "")
         last = full.rsplit(".", 1)[-1]
         is_io = (
-            full in _IO_CALLS
-            or full.split(".", 1)[0] in _IO_MODULES
-            or (isinstance(node.func, ast.Attribute) and last in _IO_METHODS)
+            full in IO_CALLS
+            or full.split(".", 1)[0] in IO_MODULES
+            or (isinstance(node.func, ast.Attribute) and last in IO_METHODS)
         )
         if is_io:
             self.add(
@@ -379,7 +268,7 @@ def lint_source(source: str, file: str = "<string>") -> list[Finding]:
     findings: list[Finding] = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            contract = _contract_of(node)
+            contract = contract_of(node)
             if contract is None:
                 continue
             visitor = _ProcessVisitor(file, node, contract, imports)
@@ -403,7 +292,7 @@ def _python_files(root: Path) -> Iterator[Path]:
         return
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).parts[:-1]
-        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel):
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel):
             continue
         yield path
 
