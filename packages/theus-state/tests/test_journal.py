@@ -69,7 +69,9 @@ def test_restore_continues_where_it_stopped(tmp_path: Path) -> None:
         tx.set("domain.n", 100)
     assert again.state.version == 9
     again.close()
-    assert Store.open(durable(tmp_path)).state.get("domain.n") == 100
+    third = Store.open(durable(tmp_path))
+    assert third.state.get("domain.n") == 100
+    third.close()
 
 
 def test_time_travel_over_500_commits(journal_factory: Any) -> None:
@@ -273,11 +275,13 @@ def test_bad_files(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(JournalFormatError, match="schema version 99 is newer"):
         SqliteJournal(newer)
+    j = durable(tmp_path, "used.db")
+    Store({"domain": {}}, journal=j)
+    j.close()
+    j = durable(tmp_path, "used.db")
     with pytest.raises(JournalError, match="use Store.open"):
-        j = durable(tmp_path, "used.db")
         Store({"domain": {}}, journal=j)
-        j.close()
-        Store({"domain": {}}, journal=durable(tmp_path, "used.db"))
+    j.close()
     empty = durable(tmp_path, "empty.db")
     with pytest.raises(JournalError, match="empty"):
         Store.open(empty)
