@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -108,6 +110,12 @@ def main() -> None:
     n = calibrate()
     sequential = t.samples(lambda: [tasks.spin(n) for _ in range(4)], repeat=3)
     t.report("baseline.cpu_4x0.5s_sequential", sequential, "s")
+    # what this machine allows right now: the same tasks on a bare stdlib process pool
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(WORKERS, mp_context=ctx) as raw:
+        list(raw.map(tasks.spin, [1000] * 4))
+        bare = t.samples(lambda: list(raw.map(tasks.spin, [n] * 4)), repeat=3)
+    t.report(f"baseline.cpu_4x0.5s_stdlib_processpool_{WORKERS}_workers", bare, "s")
     with TheusEngine({"domain": {}}) as engine:
         engine.register(process(name="trivial_seq")(lambda ctx: 1))
         t.report("baseline.engine_run_trivial", t.per_call(lambda: engine.run("trivial_seq")), "us")
