@@ -29,3 +29,7 @@ def nap(ctx: Any, seconds: float) -> float:
 
 def fail(ctx: Any) -> None:
     raise KeyError("missing-thing")
+
+
+def echo_view(ctx: Any) -> Any:
+    return ctx.domain.profile

@@ -46,6 +46,7 @@ def pure(procs: ModuleType) -> ModuleType:
     process(parallel=True)(mod.where)
     process(parallel=True)(mod.nap)
     process(parallel=True)(mod.fail)
+    process(inputs=["domain.profile"], parallel=True)(mod.echo_view)
     return mod
 
 
@@ -111,8 +112,9 @@ def test_pure_module_results(
 ) -> None:
     ctx = {"domain": {"numbers": [1, 2, 3], "profile": {"name": "n", "other": 1}}}
     with make_engine(backend, ctx, monkeypatch) as engine:
-        for fn in (pure.add, pure.scaled, pure.fail):
+        for fn in (pure.add, pure.scaled, pure.fail, pure.echo_view):
             engine.register(fn)
+        assert engine.run("echo_view") == {"name": "n", "other": 1}  # a view travels as a dict
         assert engine.run("add", a=2, b=40) == 42
         assert engine.execute_parallel("scaled", factor=3) == {"scaled": [3, 6, 9], "name": "n"}
         with pytest.raises(KeyError, match="missing-thing") as info:

@@ -111,6 +111,9 @@ class _Node:
     def to_dict(self) -> dict[str, Any]:
         return dict(self._data)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (self._data,))  # returned from a body: travels as a plain dict
+
     @property
     def path(self) -> str:
         return self._prefix
