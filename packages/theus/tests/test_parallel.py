@@ -421,3 +421,26 @@ def test_parallel_commits_are_journaled_and_hooked(
         assert reopened.state.get("domain.counter") == 5
         assert reopened.state.get("domain.total") == 10
         assert reopened.state.version == 2
+
+
+def test_audit_applies_on_both_sides(
+    backend: str, procs: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from theus_audit import AuditAbortError
+
+    recipe = {
+        "processes": {
+            "transfer": {"inputs": [{"field": "amount", "max": 50, "level": "A"}]},
+            "increment": {"outputs": [{"field": "counter", "max": 2, "level": "A"}]},
+        }
+    }
+    with make_engine(backend, BANK, monkeypatch, audit=recipe) as engine:
+        engine.register(procs.transfer)
+        engine.register(procs.increment)
+        with pytest.raises(AuditAbortError, match="amount"):
+            engine.run("transfer", src="alice", dst="bob", amount=60)
+        assert engine.run("increment", by=2) == 2
+        with pytest.raises(AuditAbortError, match="counter"):
+            engine.run("increment")
+        assert engine.state.get("domain.counter") == 2
+        assert engine.state.version == 1
