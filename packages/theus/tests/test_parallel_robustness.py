@@ -180,6 +180,11 @@ def test_no_shm_leak_after_100_heavy_calls(procs: ModuleType) -> None:
                 pool = engine.get_pool()
                 workers = set(getattr(pool, "fallback", pool).worker_pids())
                 assert _segments(workers) - start == owned  # no segment created per call
+        pool = engine.get_pool()
+        for wpid in getattr(pool, "fallback", pool).worker_pids():
+            maps = Path(f"/proc/{wpid}/maps").read_text().splitlines()
+            mapped = {line.split()[-1] for line in maps if "/dev/shm/th_" in line}
+            assert len(mapped) <= 2  # borrowed views are unmapped after each task
         with pytest.raises(ValueError, match="read-only"):
             engine.run("heavy_write")
         assert img[0, 0] == 0.0
