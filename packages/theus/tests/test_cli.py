@@ -143,6 +143,21 @@ def test_run_with_explicit_context_json_and_processes_file(
     assert json.loads(out)["state"]["domain"]["n"] == 7
 
 
+def test_run_with_processes_as_a_module_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _project(tmp_path)
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    module = next(folder.glob("procs_*.py")).rename(libdir / f"mod_{uuid.uuid4().hex[:10]}.py")
+    monkeypatch.syspath_prepend(str(libdir))
+    code, out, _ = _run(
+        capsys, "run", str(folder / "workflow.yaml"), "--processes", module.stem, "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["state"]["domain"]["n"] == 3
+
+
 def test_run_with_audit_recipe_counts_violations(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
