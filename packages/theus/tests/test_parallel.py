@@ -291,10 +291,12 @@ def test_payload_carries_only_declared_inputs(procs: ModuleType) -> None:
     with TheusEngine({"domain": {"accounts": {"a": 1}, "big": list(range(10_000))}}) as engine:
         spec = engine.register(procs.transfer)
         task = pickle.loads(build_payload(engine.state, spec, {"src": "a"}))
-        _, module, qualname, name, layers, heavy, kwargs, _paths = task
+        _, module, qualname, name, layers, heavy, kwargs, _paths, call_id = task
         assert (module, qualname, name) == ("parallel_procs", "transfer", "transfer")
         assert layers == {"domain": {"accounts": {"a": 1}}}
         assert heavy == {} and kwargs == {"src": "a"}
+        again = pickle.loads(build_payload(engine.state, spec, {"src": "a"}))
+        assert again[:-1] == task[:-1] and again[-1] != call_id  # never deduplicated
 
 
 # -- backend choice ------------------------------------------------------------------------

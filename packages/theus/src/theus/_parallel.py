@@ -26,7 +26,9 @@ Rules / theory of operation:
 from __future__ import annotations
 
 import importlib.machinery
+import itertools
 import logging
+import os
 import pickle
 import sys
 import time
@@ -144,7 +146,18 @@ def build_payload(state: State, spec: ProcessSpec, kwargs: Mapping[str, Any]) ->
             node = child
         node[keys[-1]] = value
     fn = spec.fn
-    task = (1, fn.__module__, fn.__qualname__, spec.name, layers, heavy, dict(kwargs), None)
+    call_id = (_SALT, next(_ids))  # identical calls stay distinct (Dask deduplicates pure tasks)
+    task = (
+        1,
+        fn.__module__,
+        fn.__qualname__,
+        spec.name,
+        layers,
+        heavy,
+        dict(kwargs),
+        None,
+        call_id,
+    )
     try:
         return pickle.dumps(task, PROTOCOL)
     except Exception as exc:
@@ -154,6 +167,8 @@ def build_payload(state: State, spec: ProcessSpec, kwargs: Mapping[str, Any]) ->
 
 
 _MISSING = object()
+_SALT = os.urandom(8)
+_ids = itertools.count()
 
 
 def _decode(spec: ProcessSpec, raw: bytes) -> tuple[bool, Any, dict[str, Any]]:

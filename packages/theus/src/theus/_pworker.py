@@ -4,7 +4,7 @@ Rules / theory of operation:
 - This module imports the standard library only and no other theus module, because it
   is also loaded *by file path* (as ``_theus_pworker``) in sub-interpreters, where
   ``import theus`` may be impossible, and in freshly started worker processes.
-- A task is ``pickle((1, module, qualname, name, layers, heavy, kwargs, sys_path))``:
+- A task is ``pickle((1, module, qualname, name, layers, heavy, kwargs, sys_path, id))``:
   the process function travels by reference (module + qualified name), never by value;
   ``layers`` holds the declared inputs as plain nested data, ``heavy`` the HEAVY inputs
   (shared-memory arrays pickle as their segment name only), ``kwargs`` the call arguments.
@@ -268,7 +268,7 @@ def run_payload(data: bytes) -> bytes:
     """Run one task (see the module rules); never raises."""
     logs: list[tuple[int, str]] = []
     try:
-        _, module, qualname, name, layers, heavy, kwargs, paths = pickle.loads(data)
+        _, module, qualname, name, layers, heavy, kwargs, paths, _id = pickle.loads(data)
         fn = _resolve(module, qualname, paths)
         ctx = ParallelContext(name, layers, heavy, kwargs, logs)
         value = fn(ctx, **kwargs)
