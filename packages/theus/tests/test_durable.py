@@ -196,6 +196,7 @@ CHILD = textwrap.dedent(
 
     db, sink_path, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
     kill_in_commit = int(os.environ.get("KILL_IN_COMMIT", "0"))
+    kill_after = int(os.environ.get("KILL_AFTER_COMMIT", "0"))
     WF = (
         "steps:\\n  - flux: while\\n    condition: 'domain.counter < %d'\\n"
         "    do: [step]\\n" % steps
@@ -211,6 +212,16 @@ CHILD = textwrap.dedent(
             if version == kill_in_commit:
                 os.kill(os.getpid(), signal.SIGKILL)
         journal.append = append
+    if kill_after:
+        from theus_state import hookimpl
+
+        class KillAfter:
+            @hookimpl
+            def theus_state_commit(self, version):
+                if version == kill_after:   # committed and durable, the next not begun
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        engine.store.plugin_manager.register(KillAfter())
     sink = open(sink_path, "a")
     def deliver(message):
         sink.write(json.dumps({"key": message.key, "n": message.payload}) + "\\n")
@@ -219,10 +230,10 @@ CHILD = textwrap.dedent(
     relay.start()
     print("ready", flush=True)
     runs = {r.run_id: r for r in engine.workflow_runs()}
-    if "run" in runs:
-        engine.resume_workflow("run")
-    else:
+    if "run" not in runs:
         engine.run_workflow(WF, run_id="run")
+    elif runs["run"].status != "complete":
+        engine.resume_workflow("run")
     relay.stop()
     import time
     deadline = time.monotonic() + 60
@@ -253,23 +264,26 @@ def test_sigkill_crash_loop_resumes_without_repeating_or_skipping(tmp_path: Path
     db, sink = tmp_path / "run.db", tmp_path / "sink.jsonl"
     steps = 1000
     rng = random.Random(11)
-    kills = {"timer": 0, "commit": 0}
     finished = False
+    kills = {"timer": 0, "commit": 0, "between": 0}
     for attempt in range(60):
-        if kills["timer"] >= 12 and kills["commit"] >= 8:
+        if sum(kills.values()) >= 24 and kills["commit"] >= 8 and kills["between"] >= 8:
             break
-        kind = "commit" if attempt % 3 == 2 else "timer"
+        kind = ("timer", "between", "commit")[attempt % 3]
         env = {}
         target = 0
         if kind == "commit":
-            target = _counter(db) + rng.randint(1, 40)
+            target = _counter(db) + rng.randint(1, 15)
             env["KILL_IN_COMMIT"] = str(target)
+        elif kind == "between":
+            target = _counter(db) + rng.randint(1, 15)
+            env["KILL_AFTER_COMMIT"] = str(target)
         child = _spawn(tmp_path, str(db), str(sink), str(steps), env=env)
         assert child.stdout is not None
         line = child.stdout.readline().strip()
         if kind == "timer" and line == "ready":
             try:
-                child.wait(timeout=rng.uniform(0.02, 0.3))
+                child.wait(timeout=rng.uniform(0.005, 0.03))
             except subprocess.TimeoutExpired:
                 os.kill(child.pid, signal.SIGKILL)
         out = child.stdout.read()
@@ -279,6 +293,8 @@ def test_sigkill_crash_loop_resumes_without_repeating_or_skipping(tmp_path: Path
             kills[kind] += 1
             if kind == "commit":  # killed inside commit `target`: it must not exist
                 assert _counter(db) == target - 1
+            elif kind == "between":  # killed right after commit `target`: it must exist
+                assert _counter(db) == target
         elif "done" in out:
             finished = True
             break
@@ -287,7 +303,7 @@ def test_sigkill_crash_loop_resumes_without_repeating_or_skipping(tmp_path: Path
         out, _ = child.communicate(timeout=300)
         assert child.returncode == 0, out
         assert f"done {steps}" in out
-    assert kills["timer"] + kills["commit"] >= 20 and kills["commit"] >= 8, kills
+    assert sum(kills.values()) >= 20 and kills["commit"] >= 8 and kills["between"] >= 8, kills
     with TheusEngine.open(db) as engine:
         assert engine.state.to_dict() == {"domain": {"counter": steps}, "global": {}}
         assert engine.state.version == steps  # no step committed twice or skipped
