@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -276,3 +277,19 @@ def test_dask_distributed_executor(procs: ModuleType) -> None:
             assert engine.state.get("domain.counter") == 8
             worker_pids = {engine.run("pid") for _ in range(6)}
             assert os.getpid() not in worker_pids
+
+
+def test_plain_heavy_array_is_copied_with_a_note(procs: ModuleType, caplog: Any) -> None:
+    import logging
+
+    import numpy as np
+
+    with TheusEngine({"domain": {}}) as engine:
+        engine.register(procs.heavy_stats)
+        with engine.transaction() as tx:
+            tx.set("domain.heavy_img", np.full((4, 4), 2.0))
+        with caplog.at_level(logging.INFO, logger="theus.pool"):
+            stats = engine.run("heavy_stats", scale=0.5)
+            engine.run("heavy_stats")
+        assert stats == {"sum": 16.0, "writeable": False, "shm": None, "same": True}
+        assert caplog.text.count("copied to the worker on every call") == 1

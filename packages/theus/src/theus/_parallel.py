@@ -136,6 +136,8 @@ def build_payload(state: State, spec: ProcessSpec, kwargs: Mapping[str, Any]) ->
         keys = pat.text.split(".")
         if pat.zone is Zone.HEAVY:
             heavy[pat.text] = value
+            if getattr(value, "shm_name", None) is None:
+                _note_copied(spec, pat.text, value)
         else:
             value = thaw(value)
         node = layers.setdefault(keys[0], {})
@@ -167,6 +169,22 @@ def build_payload(state: State, spec: ProcessSpec, kwargs: Mapping[str, Any]) ->
 
 
 _MISSING = object()
+_copied: set[tuple[str, str]] = set()
+
+
+def _note_copied(spec: ProcessSpec, path: str, value: Any) -> None:
+    if (spec.name, path) in _copied:
+        return
+    _copied.add((spec.name, path))
+    _log.info(
+        "HEAVY input %s of parallel process %r is a %s outside shared memory: it is copied "
+        "to the worker on every call (allocate it with engine.heavy.alloc for zero-copy)",
+        path,
+        spec.name,
+        type(value).__name__,
+    )
+
+
 _SALT = os.urandom(8)
 _ids = itertools.count()
 

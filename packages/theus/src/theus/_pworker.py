@@ -195,6 +195,9 @@ class ParallelContext:
         for key, value in kwargs.items():
             domain.setdefault(key, value)
         items = dict(heavy)
+        for value in items.values():
+            if hasattr(value, "setflags") and getattr(value, "shm_name", None) is None:
+                value.setflags(write=False)  # a private copy, read-only like a shm view
         for key, value in kwargs.items():
             if getattr(value, "shm_name", None) is not None:
                 items.setdefault(key, value)
