@@ -56,7 +56,7 @@ class Journal(Protocol):
         self,
         version: int,
         ts: float,
-        requester: str | None,
+        requester: Any,
         writes: Mapping[str, Entry],
         root: FrozenMap,
     ) -> None: ...
@@ -98,7 +98,7 @@ class MemoryJournal:
             raise ValueError(f"keep_last must be >= 1 or None, got {keep_last}")
         self.keep_last = keep_last
         # (version, ts, requester, writes, root); versions are consecutive
-        self._records: deque[tuple[int, float, str | None, Mapping[str, Entry], FrozenMap]]
+        self._records: deque[tuple[int, float, Any, Mapping[str, Entry], FrozenMap]]
         self._records = deque()
         self._base: tuple[int, FrozenMap] | None = None
         self._pruned_before = 0
@@ -124,7 +124,7 @@ class MemoryJournal:
         self,
         version: int,
         ts: float,
-        requester: str | None,
+        requester: Any,
         writes: Mapping[str, Entry],
         root: FrozenMap,
     ) -> None:
@@ -162,7 +162,8 @@ class MemoryJournal:
         for version, ts, requester, writes, _root in list(self._records):
             if wanted is not None and not any(overlaps(wanted, t) for t in writes):
                 continue
-            yield CommitRecord(version, ts, requester, {t: v for t, (_p, v) in writes.items()})
+            changes = {t: v for t, (_p, v) in writes.items()}
+            yield CommitRecord(version, ts, requester_label(requester), changes)
 
     def prune(self, keep_last: int) -> int:
         if keep_last < 0:

@@ -34,7 +34,7 @@ from typing import Any
 
 from ._codec import _DELETE_MARK, DELETE_TAG, Codec, default_codec
 from ._frozen import EMPTY_MAP, FrozenMap, freeze
-from ._journal import CommitRecord, Entry, overlaps
+from ._journal import CommitRecord, Entry, overlaps, requester_label
 from ._paths import Zone, parse_path
 from ._transaction import DELETED
 from ._tree import tree_delete, tree_get, tree_set
@@ -295,7 +295,7 @@ class SqliteJournal:
         self,
         version: int,
         ts: float,
-        requester: str | None,
+        requester: Any,
         writes: Mapping[str, Entry],
         root: FrozenMap,
     ) -> None:
@@ -305,7 +305,8 @@ class SqliteJournal:
         )
         conn = self._conn
         conn.execute(
-            "INSERT INTO theus_commits VALUES (?, ?, ?, ?)", (version, ts, requester, delta)
+            "INSERT INTO theus_commits VALUES (?, ?, ?, ?)",
+            (version, ts, requester_label(requester), delta),
         )
         if version % self.snapshot_every == 0:
             conn.execute(

@@ -26,10 +26,10 @@ from typing import Any, TypeVar
 
 from ._conflicts import ConflictManager
 from ._context import normalize_context
-from ._frozen import EMPTY_MAP, FrozenMap, freeze
+from ._frozen import EMPTY_MAP, FrozenMap, freeze, wrap
 from ._heavy import HeavyStore
 from ._index import ChangeIndex
-from ._journal import CommitRecord, Journal, MemoryJournal, requester_label
+from ._journal import CommitRecord, Journal, MemoryJournal
 from ._paths import _CACHE, ParsedPath, Zone, parse_path, zone_of_key
 from ._plugins import HookFlags, make_plugin_manager
 from ._state import _EMPTY_SIGNALS, State
@@ -185,6 +185,46 @@ class Store:
         Returns the new version. Invalid updates raise before anything changes."""
         writes = self._prepare(updates, self._state)
         return self._commit_writes(writes, None, False, requester, tuple(participants))
+
+    def _apply_simple(self, writes: Mapping[str, Any], requester: Any) -> int | None:
+        """The blind-apply fast path for the common case -- scalar values written to
+        ``layer.field`` DATA paths over non-mapping values, in-memory journal, no signals
+        to clear, no VIP out -- done inline under the lock. Returns None (having changed
+        nothing) when any condition fails; the caller then uses :meth:`apply`."""
+        if self._durable or self._cm._vip is not None:
+            return None
+        cache = _CACHE
+        with self._lock:
+            cur = self._state
+            if cur._signals:
+                return None
+            root = cur._root
+            entries: dict[str, Entry] = {}
+            for path, value in writes.items():
+                p = cache.get(path)
+                if (
+                    p is None
+                    or p.zone is not _DATA
+                    or len(p.keys) != 2
+                    or type(value) not in FAST_TYPES
+                ):
+                    return None
+                k0, k1 = p.keys
+                m0 = root._m
+                layer = m0.get(k0)
+                if type(layer) is not FrozenMap or type(layer._m.get(k1)) is FrozenMap:
+                    return None
+                root = wrap(m0.set(k0, wrap(layer._m.set(k1, value))))
+                entries[p.text] = (p, value)
+            if not entries:
+                return cur.version
+            version = cur.version + 1
+            self._journal.append(version, time.time(), requester, entries, root)
+            record = self._index.record
+            for p, _value in entries.values():
+                record(p, version)
+            self._state = State(version, root, self._heavy, _EMPTY_SIGNALS)
+        return self._committed(entries, version, requester)
 
     def _prepare(self, updates: Mapping[str, Any], cur: State) -> dict[str, Entry]:
         writes: dict[str, Entry] = {}
@@ -402,15 +442,20 @@ class Store:
                     pass
         version = cur.version + 1
         journal = self._journal
-        conn = journal.begin()
-        try:
+        if self._durable:
+            conn = journal.begin()
+            try:
+                for participant in participants:
+                    participant.on_commit(version, conn)
+                journal.append(version, time.time(), requester, writes, root)
+                journal.commit()
+            except BaseException:
+                journal.rollback()
+                raise
+        else:  # in-memory journal: nothing to begin or commit, append cannot fail
             for participant in participants:
-                participant.on_commit(version, conn)
-            journal.append(version, time.time(), requester_label(requester), writes, root)
-            journal.commit()
-        except BaseException:
-            journal.rollback()
-            raise
+                participant.on_commit(version, None)
+            journal.append(version, time.time(), requester, writes, root)
         record = self._index.record
         for p, _value in writes.values():
             if p.zone is not _SIGNAL and p.keys[0] != "local":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from theus_state import DELETED, PathNotFound, State, Transaction, Zone, parse_path
+from theus_state._paths import _CACHE
 
 from ._context import View, _new_view
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["FastRun"]
 
 _HEAVY = Zone.HEAVY
+_SIGNAL = Zone.SIGNAL
 
 
 class _Participants:
@@ -38,7 +40,17 @@ class _Participants:
 
 
 class FastRun:
-    __slots__ = ("engine", "layers", "local", "outbox", "participants", "spec", "state", "writes")
+    __slots__ = (
+        "engine",
+        "has_signals",
+        "layers",
+        "local",
+        "outbox",
+        "participants",
+        "spec",
+        "state",
+        "writes",
+    )
     strict = False
 
     def __init__(self, engine: TheusEngine, spec: ProcessSpec, state: State) -> None:
@@ -50,6 +62,7 @@ class FastRun:
         self.local: _Scratch | None = None
         self.outbox: Any = None
         self.participants: _Participants | None = None
+        self.has_signals = False
 
     def deny(self, path: str, access: str, reason: str) -> Exception:
         from .exceptions import ContractViolation
@@ -88,10 +101,13 @@ class FastRun:
         return True
 
     def write(self, path: str, value: Any) -> None:
-        p = parse_path(path)
-        if p.zone is _HEAVY:
+        p = _CACHE.get(path) or parse_path(path)
+        zone = p.zone
+        if zone is _HEAVY:
             self.engine._store.apply({path: value})  # write-through, as in strict mode
             return
+        if zone is _SIGNAL:
+            self.has_signals = True
         writes = self.writes
         writes.pop(p.text, None)
         writes[p.text] = value
@@ -129,12 +145,17 @@ class FastRun:
         return self.state.version
 
     def commit(self) -> int:
-        participants = self.participants.items if self.participants is not None else ()
-        if not self.writes and not participants:
-            return self.state.version
-        return self.engine._store.apply(
-            self.writes, requester=self.spec.name, participants=participants
-        )
+        store = self.engine._store
+        if self.participants is None:
+            if not self.writes:
+                return self.state.version
+            version = store._apply_simple(self.writes, self.spec.name)
+            if version is not None:
+                return version
+            participants: list[Any] = []
+        else:
+            participants = self.participants.items
+        return store.apply(self.writes, requester=self.spec.name, participants=participants)
 
     def abort(self) -> None:
         self.writes.clear()
