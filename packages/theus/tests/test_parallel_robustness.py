@@ -293,3 +293,41 @@ def test_plain_heavy_array_is_copied_with_a_note(procs: ModuleType, caplog: Any)
             engine.run("heavy_stats")
         assert stats == {"sum": 16.0, "writeable": False, "shm": None, "same": True}
         assert caplog.text.count("copied to the worker on every call") == 1
+
+
+def test_workers_exit_when_the_parent_is_killed(procs: ModuleType, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(TESTS)!r})\n"
+        "import parallel_procs\n"
+        "from theus import TheusEngine\n"
+        "engine = TheusEngine({'domain': {}})\n"
+        "engine.register(parallel_procs.pid)\n"
+        "pool = engine.get_pool()\n"
+        "engine.run('pid')\n"
+        "pool = getattr(pool, 'fallback', pool)\n"
+        "pool.warm(120)\n"
+        "print(' '.join(map(str, pool.worker_pids())), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    env = dict(os.environ, THEUS_USE_PROCESSES="1", THEUS_POOL_SIZE="2")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env)
+    try:
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(30)
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in pids)  # EOF on their pipe: no orphans left
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
