@@ -16,8 +16,6 @@ import time
 from collections.abc import Iterator
 from typing import IO, NamedTuple
 
-import orjson
-
 __all__ = ["AuditLog", "AuditRecord"]
 
 
@@ -101,6 +99,8 @@ class AuditLog:
 
     def to_jsonl(self, since: int = 0) -> bytes:
         """The records after ``since`` as JSON lines (one object per line, orjson)."""
+        import orjson  # lazily: orjson cannot load in a sub-interpreter
+
         dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         return b"".join(dumps(r.to_dict(), option=opt) for r in self.since(since))
 
@@ -108,6 +108,8 @@ class AuditLog:
         """Write the records after ``since`` as JSON lines to a path (created or
         truncated) or a binary file object; returns the number of records written."""
         records = self.since(since)
+        import orjson  # lazily: orjson cannot load in a sub-interpreter
+
         dumps, opt = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         data = b"".join(dumps(r.to_dict(), option=opt) for r in records)
         if isinstance(target, (str, os.PathLike)):

@@ -34,8 +34,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from ._frozen import FrozenList, FrozenMap, Opaque
 from .exceptions import SerializationError
 
@@ -120,6 +118,8 @@ class Codec:
             raise SerializationError(path, type(value).__name__, "nested too deeply") from None
 
     def dumps(self, obj: Any) -> bytes:
+        import orjson  # lazily: orjson cannot load in a sub-interpreter; workers never journal
+
         return orjson.dumps(obj)
 
     # -- decoding ------------------------------------------------------------------------
@@ -160,6 +160,8 @@ class Codec:
         raise ValueError(f"unknown value tag {tag!r} in journal (a codec is not registered)")
 
     def loads(self, data: bytes | str) -> Any:
+        import orjson
+
         return orjson.loads(data)
 
 

@@ -424,31 +424,6 @@ class TheusEngine:
 
         return submit_parallel(self, spec, kwargs)
 
-    def _commit_result(self, spec: ProcessSpec, result: Any) -> Any:
-        """Parent side of a parallel call: commit a worker's return value through a
-        normal transaction (contract check, output audit, conflict retry, signals,
-        hooks) and return it. Input audit and ``theus_process_before`` ran at submit."""
-        store = self._store
-        requester = (spec.name, threading.get_ident())
-        while True:
-            tx = Transaction(store, store._state, requester)
-            run = _Run(self, spec, tx, self.strict_mode)
-            try:
-                version = self._finish_attempt(run, result)
-            except ConflictError:
-                decision = store.conflict_manager.report_conflict(requester)
-                if decision.wait_s:
-                    time.sleep(decision.wait_s)
-                continue
-            except BaseException as exc:
-                if tx.status == "open":
-                    tx._abort(exc)
-                self._failed(spec, exc)
-                raise
-            if tx._signals and version != tx.version:
-                self._publish(tx.signal_writes)
-            return self._succeeded(spec, result, version)
-
     def execute_parallel(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process on the parallel pool and commit its result here; returns the
         process's return value."""

@@ -10,8 +10,8 @@ Rules / theory of operation:
   plain data, the HEAVY inputs as objects (a theus-shm ``ShmArray`` pickles as its segment
   name: nothing is copied), and the call arguments.
 - The worker's outcome comes back as bytes; the pool's raw future completes on a pool
-  thread, which decodes it and commits it like ``engine._commit_result`` does (contract
-  check, output audit, signals, ``theus_process_after``) but in a transaction based on
+  thread, which decodes it and commits it like a local call's result (contract check,
+  output audit, signals, ``theus_process_after``), in a transaction based on
   the snapshot the worker read, with the declared inputs in its read set: if an input or
   output changed meanwhile the commit conflicts and the body runs again on fresh inputs
   (ConflictManager backoff and VIP ticket), so concurrent read-modify-write calls never

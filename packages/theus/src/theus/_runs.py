@@ -16,13 +16,12 @@ Rules / theory of operation:
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from theus_flux import Position
 
@@ -114,7 +113,7 @@ class RunStore:
             )
             record = None
             if row is not None:
-                pos = Position.from_dict(orjson.loads(row[2])) if row[2] else None
+                pos = Position.from_dict(json.loads(row[2])) if row[2] else None
                 record = RunRecord(run_id, row[0], row[1], pos, row[3])
         else:
             record = self._memory.get(run_id)
@@ -131,7 +130,7 @@ class RunStore:
         if conn is not None:
             conn.execute(
                 "UPDATE theus_runs SET position = ?, updated = ? WHERE run_id = ?",
-                (orjson.dumps(position.to_dict()).decode(), time.time(), run_id),
+                (json.dumps(position.to_dict()), time.time(), run_id),
             )
         else:
             with self._lock:
@@ -147,7 +146,7 @@ class RunStore:
         error: str | None = None,
     ) -> None:
         if self._durable:
-            pos = orjson.dumps(position.to_dict()).decode() if position is not None else None
+            pos = json.dumps(position.to_dict()) if position is not None else None
             self._sql(
                 lambda conn: conn.execute(
                     "UPDATE theus_runs SET status = ?, error = ?, updated = ?,"
