@@ -164,19 +164,16 @@ class ProcessSpec:
 
     # -- access decisions (cached) -------------------------------------------------------
     def read_access(self, path: str) -> tuple[int, str, bool]:
-        try:
-            return self._read[path]
-        except KeyError:
-            pass
-        p = parse_path(path)
-        verdict, reason = self._decide_read(p.keys, p.zone)
-        readonly_heavy = (
-            verdict == ALLOW
-            and p.zone is Zone.HEAVY
-            and self._decide_write(p.keys, p.zone)[0] != ALLOW
-        )
-        decision = (verdict, reason, readonly_heavy)
-        self._read[path] = decision
+        decision = self._read.get(path)
+        if decision is None:
+            p = parse_path(path)
+            verdict, reason = self._decide_read(p.keys, p.zone)
+            readonly_heavy = (
+                verdict == ALLOW
+                and p.zone is Zone.HEAVY
+                and self._decide_write(p.keys, p.zone)[0] != ALLOW
+            )
+            decision = self._read[path] = (verdict, reason, readonly_heavy)
         return decision
 
     def _decide_read(self, keys: tuple[str, ...], zone: Zone) -> tuple[int, str]:
@@ -193,14 +190,10 @@ class ProcessSpec:
         return DENY, "not declared in inputs or outputs"
 
     def write_access(self, path: str) -> tuple[int, str, bool]:
-        try:
-            return self._write[path]
-        except KeyError:
-            pass
-        p = parse_path(path)
-        verdict, reason = self._decide_write(p.keys, p.zone)
-        decision = (verdict, reason, False)
-        self._write[path] = decision
+        decision = self._write.get(path)
+        if decision is None:
+            p = parse_path(path)
+            decision = self._write[path] = (*self._decide_write(p.keys, p.zone), False)
         return decision
 
     def _decide_write(self, keys: tuple[str, ...], zone: Zone) -> tuple[int, str]:

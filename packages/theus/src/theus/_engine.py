@@ -312,13 +312,9 @@ class TheusEngine:
                     await asyncio.sleep(decision.wait_s)
                 continue
             except BaseException as exc:
-                if tx.status == "open":
-                    tx._abort(exc)
-                self._failed(spec, exc)
+                self._attempt_failed(spec, tx, exc)
                 raise
-            if tx._signals and version != tx.version:
-                self._publish(tx.signal_writes)
-            return self._succeeded(spec, result, version)
+            return self._attempt_committed(spec, tx, result, version)
 
     def _call(
         self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
@@ -343,13 +339,9 @@ class TheusEngine:
                     time.sleep(decision.wait_s)
                 continue
             except BaseException as exc:
-                if tx.status == "open":
-                    tx._abort(exc)
-                self._failed(spec, exc)
+                self._attempt_failed(spec, tx, exc)
                 raise
-            if tx._signals and version != tx.version:
-                self._publish(tx.signal_writes)
-            return self._succeeded(spec, result, version)
+            return self._attempt_committed(spec, tx, result, version)
 
     def _call_fast(
         self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
@@ -389,6 +381,20 @@ class TheusEngine:
         if not self._audit.is_clear(run.spec.name, "outputs"):
             self._audit_outputs(run.spec, tx.writes)
         return tx.commit(wait=wait)
+
+    def _attempt_failed(self, spec: ProcessSpec, tx: Transaction, exc: BaseException) -> None:
+        """An attempt failed for another reason than a conflict: roll back, report."""
+        if tx.status == "open":
+            tx._abort(exc)
+        self._failed(spec, exc)
+
+    def _attempt_committed(
+        self, spec: ProcessSpec, tx: Transaction, result: Any, version: int
+    ) -> Any:
+        """An attempt committed: publish its signals, report success, return ``result``."""
+        if tx._signals and version != tx.version:
+            self._publish(tx.signal_writes)
+        return self._succeeded(spec, result, version)
 
     def _publish(self, signals: Mapping[str, Any]) -> None:
         hub = self._signals

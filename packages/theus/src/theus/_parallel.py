@@ -295,13 +295,9 @@ class _Call:
         except ConflictError:
             raise
         except BaseException as exc:
-            if tx.status == "open":
-                tx._abort(exc)
-            engine._failed(spec, exc)
+            engine._attempt_failed(spec, tx, exc)
             raise
-        if tx._signals and version != tx.version:
-            engine._publish(tx.signal_writes)
-        engine._succeeded(spec, value, version)
+        engine._attempt_committed(spec, tx, value, version)
 
 
 def submit_task(

@@ -9,11 +9,11 @@ state through :class:`LiveContext` at the moment they are evaluated: ``domain``,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from theus_flux import FluxError, FluxPaused, FluxRunner, Position, Workflow
+from theus_flux import FluxError, FluxPaused, FluxRunner, Workflow
 from theus_state import PathNotFound, Zone, parse_path
 
 from ._relay import FluxRelay
@@ -167,23 +167,37 @@ def _finished(engine: TheusEngine, run_id: str | None, exc: BaseException | None
         engine._runs.set_status(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
+def _tracked(engine: TheusEngine, run_id: str | None, drive: Callable[[], list[str]]) -> list[str]:
+    try:
+        executed = drive()
+    except BaseException as exc:
+        _finished(engine, run_id, exc)
+        raise
+    _finished(engine, run_id, None)
+    return executed
+
+
+async def _atracked(
+    engine: TheusEngine, run_id: str | None, drive: Coroutine[Any, Any, list[str]]
+) -> list[str]:
+    try:
+        executed = await drive
+    except BaseException as exc:
+        _finished(engine, run_id, exc)
+        raise
+    _finished(engine, run_id, None)
+    return executed
+
+
 def run_workflow(
     engine: TheusEngine,
     workflow: Any,
     *,
     run_id: str | None = None,
     max_ops: int | None = None,
-    resume_from: Position | None = None,
 ) -> list[str]:
-    wf = _start(engine, workflow, run_id) if resume_from is None else load_workflow(workflow)
-    runner = _runner(engine, wf, run_id, max_ops, False)
-    try:
-        executed = runner.run(LiveContext(engine), resume_from=resume_from)
-    except BaseException as exc:
-        _finished(engine, run_id, exc)
-        raise
-    _finished(engine, run_id, None)
-    return executed
+    runner = _runner(engine, _start(engine, workflow, run_id), run_id, max_ops, False)
+    return _tracked(engine, run_id, lambda: runner.run(LiveContext(engine)))
 
 
 async def execute_workflow(
@@ -192,17 +206,9 @@ async def execute_workflow(
     *,
     run_id: str | None = None,
     max_ops: int | None = None,
-    resume_from: Position | None = None,
 ) -> list[str]:
-    wf = _start(engine, workflow, run_id) if resume_from is None else load_workflow(workflow)
-    runner = _runner(engine, wf, run_id, max_ops, True)
-    try:
-        executed = await runner.arun(LiveContext(engine), resume_from=resume_from)
-    except BaseException as exc:
-        _finished(engine, run_id, exc)
-        raise
-    _finished(engine, run_id, None)
-    return executed
+    runner = _runner(engine, _start(engine, workflow, run_id), run_id, max_ops, True)
+    return await _atracked(engine, run_id, runner.arun(LiveContext(engine)))
 
 
 def _prepare_resume(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> Any:
@@ -227,24 +233,13 @@ def _prepare_resume(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -
 
 def resume_workflow(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> list[str]:
     record = _prepare_resume(engine, run_id, signals)
-    runner_wf = load_workflow(record.workflow)
-    runner = _runner(engine, runner_wf, run_id, None, False)
-    try:
-        executed = runner.run(LiveContext(engine), resume_from=record.position)
-    except BaseException as exc:
-        _finished(engine, run_id, exc)
-        raise
-    _finished(engine, run_id, None)
-    return executed
+    runner = _runner(engine, load_workflow(record.workflow), run_id, None, False)
+    context = LiveContext(engine)
+    return _tracked(engine, run_id, lambda: runner.run(context, resume_from=record.position))
 
 
 async def aresume_workflow(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> list[str]:
     record = _prepare_resume(engine, run_id, signals)
     runner = _runner(engine, load_workflow(record.workflow), run_id, None, True)
-    try:
-        executed = await runner.arun(LiveContext(engine), resume_from=record.position)
-    except BaseException as exc:
-        _finished(engine, run_id, exc)
-        raise
-    _finished(engine, run_id, None)
-    return executed
+    drive = runner.arun(LiveContext(engine), resume_from=record.position)
+    return await _atracked(engine, run_id, drive)
