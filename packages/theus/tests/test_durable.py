@@ -104,11 +104,20 @@ def test_second_writer_process_gets_a_clear_error(tmp_path: Path) -> None:
 def test_bad_durable_arguments(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         TheusEngine(durable=42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="needs a journal"):
+        TheusEngine.open()
+    with pytest.raises(TypeError, match="either durable"):
+        TheusEngine(durable=tmp_path / "x.db", journal=object())
     db = tmp_path / "app.db"
     TheusEngine({"domain": {}}, durable=db).close()
     with pytest.raises(TheusError, match=r"already holds a history.*TheusEngine\.open"):
         TheusEngine({"domain": {}}, durable=db)
     TheusEngine.open(db).close()  # the failed attempt released its file lock
+    with pytest.raises(Exception, match="unknown key"):
+        TheusEngine.open(db, audit={"processes": {"p": {"inputs": [{"field": "x", "mni": 1}]}}})
+    with pytest.raises(Exception, match="is empty"):
+        TheusEngine.open(tmp_path / "fresh.db")
+    TheusEngine.open(db).close()  # neither left the journal locked
 
 
 def test_time_travel_and_fork_through_the_engine() -> None:

@@ -107,6 +107,8 @@ class TheusEngine:
         """Restore an engine from its durable journal (a file path or ``journal=``): the
         last committed state, the outbox (pending messages included) and workflow runs.
         Register the processes again before running or resuming anything."""
+        if path is None and journal is None:
+            raise TypeError("TheusEngine.open needs a journal file path or journal=")
         return cls(_Restore(), durable=path, journal=journal, **options)
 
     def __init__(
@@ -123,6 +125,8 @@ class TheusEngine:
     ) -> None:
         self.strict_mode = bool(strict_mode)
         self._pm, self._plugin_objects = make_plugin_manager(plugins)
+        # everything that can refuse bad input comes before the journal takes its lock
+        self._audit = Auditor(_load_recipe(audit), plugins=self._plugin_objects)
         owned = durable is not None
         journal = _make_journal(durable, journal)
         try:
@@ -135,16 +139,17 @@ class TheusEngine:
                         f"{where} already holds a history: restore it with TheusEngine.open()"
                     )
                 self._store = Store(context, journal=journal, plugins=self._plugin_objects)
+            path = getattr(journal, "path", None) if journal is not None else None
+            self._outbox: Any = (
+                SqliteOutboxStore(path, writer=self._journal_writer)
+                if path
+                else MemoryOutboxStore()
+            )
         except BaseException:
             if owned and journal is not None:
                 journal.close()  # release the file lock taken for us
             raise
         self._signals = hub if hub is not None else SignalHub(plugins=self._plugin_objects)
-        self._audit = Auditor(_load_recipe(audit), plugins=self._plugin_objects)
-        path = getattr(journal, "path", None) if journal is not None else None
-        self._outbox: Any = (
-            SqliteOutboxStore(path, writer=self._journal_writer) if path else MemoryOutboxStore()
-        )
         self._runs = RunStore(self._store.journal)
         self._registry: dict[str, ProcessSpec] = {}
         self._executor = executor
