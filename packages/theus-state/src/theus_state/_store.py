@@ -220,11 +220,20 @@ class Store:
                 return cur.version
             version = cur.version + 1
             self._journal.append(version, time.time(), requester, entries, root)
-            record = self._index.record
-            for p, _value in entries.values():
-                record(p, version)
+            exact, below = self._index.exact, self._index.below
+            for p, _value in entries.values():  # ChangeIndex.record, inlined
+                exact[p.keys] = below[p.keys] = version
+                for a in p.ancestors:
+                    below[a] = version
             self._state = State(version, root, self._heavy, _EMPTY_SIGNALS)
-        return self._committed(entries, version, requester)
+        cm = self._cm
+        if requester is not None and (cm._counts or cm._vip is not None):
+            cm.report_success(requester)
+        if self._pm.active.get("theus_state_commit"):
+            self._pm.hook.theus_state_commit(
+                store=self, version=version, paths=tuple(entries), requester=requester
+            )
+        return version
 
     def _prepare(self, updates: Mapping[str, Any], cur: State) -> dict[str, Entry]:
         writes: dict[str, Entry] = {}
