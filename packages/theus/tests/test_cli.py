@@ -315,23 +315,37 @@ def test_flux_graph_stdout_and_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert out_lr.startswith("flowchart LR\n")
 
 
-def test_flux_graph_svg_needs_mermaid_cli(
+def test_flux_graph_svg_is_built_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    folder = _project(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no mermaid-cli needed
+    target = tmp_path / "g.svg"
+    code, _, _ = _run(capsys, "flux", "graph", str(folder / "workflow.yaml"), "-o", str(target))
+    assert code == 0
+    root = ET.fromstring(target.read_text())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_flux_graph_png_needs_mermaid_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = _project(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     code, _, err = _run(
-        capsys, "flux", "graph", str(folder / "workflow.yaml"), "-o", str(tmp_path / "g.svg")
+        capsys, "flux", "graph", str(folder / "workflow.yaml"), "-o", str(tmp_path / "g.png")
     )
     assert code == 1
     assert "mermaid-cli" in _one_line_error(err)
-    assert not (tmp_path / "g.svg").exists()
+    assert not (tmp_path / "g.png").exists()
 
 
-def test_flux_graph_svg_with_a_renderer(
+def test_flux_graph_png_with_a_renderer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With an `mmdc` on PATH, the Mermaid text is handed to it."""
+    """With an `mmdc` on PATH, the Mermaid text is handed to it for PNG/PDF."""
     folder = _project(tmp_path)
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -342,7 +356,7 @@ def test_flux_graph_svg_with_a_renderer(
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(bindir))
-    target = tmp_path / "g.svg"
+    target = tmp_path / "g.png"
     code, _, _ = _run(capsys, "flux", "graph", str(folder / "workflow.yaml"), "-o", str(target))
     assert code == 0
     assert target.read_text().startswith("flowchart TD")

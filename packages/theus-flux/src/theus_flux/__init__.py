@@ -18,6 +18,7 @@ from ._mermaid import to_mermaid
 from ._plugins import make_plugin_manager
 from ._position import Position
 from ._runner import DEFAULT_MAX_OPS, FluxRunner
+from ._svg import to_svg
 from ._version import __version__
 from ._yaml import FluxLoader
 from .exceptions import (
@@ -59,4 +60,5 @@ __all__ = [
     "hookspecs",
     "make_plugin_manager",
     "to_mermaid",
+    "to_svg",
 ]

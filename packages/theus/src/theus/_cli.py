@@ -227,7 +227,7 @@ def flux() -> None:
     """Flux workflows."""
 
 
-_RENDERED = {".svg", ".png", ".pdf"}
+_RENDERED = {".png", ".pdf"}
 _TEXT = {".mmd", ".mermaid", ".md", ".markdown"}
 
 
@@ -237,7 +237,8 @@ _TEXT = {".mmd", ".mermaid", ".md", ".markdown"}
     "--output",
     "-o",
     type=_PATH,
-    help="write to FILE: .mmd/.md (Mermaid text) or .svg/.png/.pdf (needs mermaid-cli)",
+    help="write to FILE: .mmd/.md (Mermaid text), .svg (built-in renderer) or .png/.pdf "
+    "(needs mermaid-cli)",
 )
 @click.option(
     "--direction",
@@ -246,13 +247,14 @@ _TEXT = {".mmd", ".mermaid", ".md", ".markdown"}
     show_default=True,
 )
 def graph(workflow: Path, output: Path | None, direction: str) -> int:
-    """Render WORKFLOW as a Mermaid flowchart (stdout by default)."""
-    from theus_flux import FluxError, Workflow, to_mermaid
+    """Render WORKFLOW as a Mermaid flowchart (stdout by default) or an SVG drawing."""
+    from theus_flux import FluxError, Workflow, to_mermaid, to_svg
 
     if not workflow.is_file():
         raise CliError(f"workflow file not found: {workflow}")
     try:
-        text = to_mermaid(Workflow.from_yaml(workflow), direction=direction)
+        loaded = Workflow.from_yaml(workflow)
+        text = to_mermaid(loaded, direction=direction)
     except FluxError as exc:
         raise CliError(str(exc)) from None
     if output is None:
@@ -262,6 +264,8 @@ def graph(workflow: Path, output: Path | None, direction: str) -> int:
     if suffix in _TEXT:
         body = f"```mermaid\n{text}```\n" if suffix in (".md", ".markdown") else text
         _write(output, body)
+    elif suffix == ".svg":
+        _write(output, to_svg(loaded))
     elif suffix in _RENDERED:
         _render(text, output)
     else:
