@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import sqlite3
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -330,3 +331,37 @@ def test_codec_special_values() -> None:
         complex(1, 2),
     ):
         assert codec.decode(codec.loads(codec.dumps(codec.encode_value("p", value)))) == value
+
+
+def test_time_travel_while_commits_happen_in_another_thread() -> None:
+    import threading
+
+    store = Store({"domain": {"n": 0}}, journal=MemoryJournal(keep_last=5))
+    stop = threading.Event()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: widen any race
+    wrong: list[tuple[int, Any]] = []
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            store.apply({"domain.n": i})
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(20000):
+            version = store.state.version
+            try:
+                value = store.at(version).get("domain.n")
+            except VersionNotFound:
+                continue  # pruned meanwhile: fine, as long as it is never wrong
+            if value != version:
+                wrong.append((version, value))
+            list(store.history())
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(interval)
+    assert wrong == []

@@ -16,6 +16,7 @@ Rules / theory of operation:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
@@ -102,6 +103,9 @@ class MemoryJournal:
         self._records = deque()
         self._base: tuple[int, FrozenMap] | None = None
         self._pruned_before = 0
+        # appends come from the store's commit lock; readers (time travel, history) from
+        # any thread: one small lock keeps the deque and its base consistent for them
+        self._lock = threading.Lock()
 
     def is_empty(self) -> bool:
         return self._base is None
@@ -111,11 +115,12 @@ class MemoryJournal:
         self._pruned_before = version
 
     def restore(self) -> tuple[int, FrozenMap, dict[str, Any]]:
-        if self._records:
-            v, _ts, _rq, writes, root = self._records[-1]
-            return v, root, signal_paths(writes)
-        assert self._base is not None
-        return self._base[0], self._base[1], {}
+        with self._lock:
+            if self._records:
+                v, _ts, _rq, writes, root = self._records[-1]
+                return v, root, signal_paths(writes)
+            assert self._base is not None
+            return self._base[0], self._base[1], {}
 
     def begin(self) -> None:
         return None
@@ -129,11 +134,12 @@ class MemoryJournal:
         root: FrozenMap,
     ) -> None:
         records = self._records
-        records.append((version, ts, requester, writes, root))
-        if self.keep_last is not None and len(records) > self.keep_last:
-            v, _ts, _rq, _w, old_root = records.popleft()
-            self._base = (v, old_root)
-            self._pruned_before = v
+        with self._lock:
+            records.append((version, ts, requester, writes, root))
+            if self.keep_last is not None and len(records) > self.keep_last:
+                v, _ts, _rq, _w, old_root = records.popleft()
+                self._base = (v, old_root)
+                self._pruned_before = v
 
     def commit(self) -> None:
         return None
@@ -147,19 +153,22 @@ class MemoryJournal:
         return self._base[0], latest
 
     def root_at(self, version: int) -> FrozenMap:
-        oldest, latest = self._bounds()
-        if not oldest <= version <= latest:
-            raise VersionNotFound(
-                version, oldest, latest, pruned=version < oldest and self._pruned_before > 0
-            )
-        assert self._base is not None
-        if version == oldest:
-            return self._base[1]
-        return self._records[version - oldest - 1][4]
+        with self._lock:
+            oldest, latest = self._bounds()
+            if not oldest <= version <= latest:
+                raise VersionNotFound(
+                    version, oldest, latest, pruned=version < oldest and self._pruned_before > 0
+                )
+            assert self._base is not None
+            if version == oldest:
+                return self._base[1]
+            return self._records[version - oldest - 1][4]
 
     def records(self, path: str | None = None) -> Iterator[CommitRecord]:
         wanted = parse_path(path).text if path is not None else None
-        for version, ts, requester, writes, _root in list(self._records):
+        with self._lock:
+            snapshot = list(self._records)
+        for version, ts, requester, writes, _root in snapshot:
             if wanted is not None and not any(overlaps(wanted, t) for t in writes):
                 continue
             changes = {t: v for t, (_p, v) in writes.items()}
@@ -169,11 +178,12 @@ class MemoryJournal:
         if keep_last < 0:
             raise ValueError(f"keep_last must be >= 0, got {keep_last}")
         removed = 0
-        while len(self._records) > keep_last:
-            v, _ts, _rq, _w, root = self._records.popleft()
-            self._base = (v, root)
-            self._pruned_before = v
-            removed += 1
+        with self._lock:
+            while len(self._records) > keep_last:
+                v, _ts, _rq, _w, root = self._records.popleft()
+                self._base = (v, root)
+                self._pruned_before = v
+                removed += 1
         return removed
 
     @contextlib.contextmanager
