@@ -77,13 +77,16 @@ class HeavyStore(Mapping[str, Any]):
             self.generation += 1
 
     def entries(self) -> list[tuple[tuple[str, ...], Any]]:
-        return list(self._items.items())
+        with self._lock:  # a copy taken while no writer resizes the table
+            return list(self._items.items())
 
     def __getitem__(self, path: str) -> Any:
         return self._items[tuple(path.split("."))]
 
     def __iter__(self) -> Iterator[str]:
-        return iter([".".join(k) for k in list(self._items)])
+        with self._lock:
+            keys = list(self._items)
+        return iter([".".join(k) for k in keys])
 
     def __len__(self) -> int:
         return len(self._items)
