@@ -18,6 +18,7 @@ from theus import TheusEngine, TheusError, process
 from theus_flux import FluxPaused
 from theus_signals import OutboxMessage
 from theus_state import JournalLocked, SerializationError, VersionNotFound
+from theus_state import hookimpl as state_hookimpl
 
 
 @process(inputs=["domain.counter"], outputs=["domain.counter"])
@@ -384,3 +385,44 @@ def test_human_in_the_loop_across_processes(tmp_path: Path) -> None:
     assert "paused steps[1]" in first and "stage prepared" in first
     second = call("resume")
     assert "executed ['finish']" in second and "stage prepared+finished" in second
+
+
+def test_async_processes_commit_durably_without_blocking_the_loop(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    threads: list[str] = []
+
+    @process(inputs=["domain.counter"], outputs=["domain.counter"])
+    async def bump(ctx):  # type: ignore[no-untyped-def]
+        return ctx.domain.counter + 1
+
+    class CommitThread:
+        @state_hookimpl
+        def theus_state_commit(self) -> None:
+            threads.append(threading.current_thread().name)
+
+    db = tmp_path / "async.db"
+    with TheusEngine({"domain": {"counter": 0}}, durable=db, plugins=[CommitThread()]) as e:
+        e.register(bump)
+
+        async def main() -> int:
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    ticks += 1
+                    await asyncio.sleep(0)
+
+            task = asyncio.create_task(ticker())
+            await asyncio.gather(*(e.execute(bump) for _ in range(20)))
+            task.cancel()
+            return ticks
+
+        ticks = asyncio.run(main())
+        assert e.state.get("domain.counter") == 20
+        assert ticks > 20  # the loop kept running while commits waited for the disk
+        assert threads and "MainThread" not in threads
+    with TheusEngine.open(db) as e:
+        assert e.state.get("domain.counter") == 20

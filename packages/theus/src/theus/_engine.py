@@ -301,6 +301,7 @@ class TheusEngine:
             return self._call(spec, kwargs, participants)
         self._begin(spec, kwargs)
         cm = self._store.conflict_manager
+        durable = self.durable
         requester = (spec.name, threading.get_ident(), id(asyncio.current_task()))
         while True:
             tx = self._store.transaction(requester=requester)
@@ -310,7 +311,10 @@ class TheusEngine:
             try:
                 result = await spec.fn(make_context(run), **kwargs)
                 await _vip_turn(cm, requester)
-                version = self._finish_attempt(run, result, wait=False)
+                if durable:  # the commit waits for fsync: keep the event loop running
+                    version = await asyncio.to_thread(self._finish_attempt, run, result, wait=False)
+                else:
+                    version = self._finish_attempt(run, result, wait=False)
             except ConflictError:
                 decision = cm.report_conflict(requester)
                 if decision.wait_s:
