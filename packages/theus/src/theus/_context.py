@@ -26,7 +26,7 @@ from ._contracts import ALLOW, NAV, ProcessSpec, SemanticType
 from .exceptions import ContractViolation
 
 if TYPE_CHECKING:
-    from ._engine import TheusEngine
+    from ._calls import ProcessCalls
 
 __all__ = ["ProcessContext", "View"]
 
@@ -40,7 +40,7 @@ class _Run:
     __slots__ = ("engine", "layers", "local", "outbox", "spec", "strict", "tx")
 
     def __init__(
-        self, engine: TheusEngine, spec: ProcessSpec, tx: Transaction, strict: bool
+        self, engine: ProcessCalls, spec: ProcessSpec, tx: Transaction, strict: bool
     ) -> None:
         self.engine = engine
         self.spec = spec

@@ -17,9 +17,9 @@ from theus_state._paths import _CACHE
 from ._context import View, _new_view
 
 if TYPE_CHECKING:
+    from ._calls import ProcessCalls
     from ._context import _Scratch
     from ._contracts import ProcessSpec
-    from ._engine import TheusEngine
 
 __all__ = ["FastRun"]
 
@@ -53,7 +53,7 @@ class FastRun:
     )
     strict = False
 
-    def __init__(self, engine: TheusEngine, spec: ProcessSpec, state: State) -> None:
+    def __init__(self, engine: ProcessCalls, spec: ProcessSpec, state: State) -> None:
         self.engine = engine
         self.spec = spec
         self.state = state
@@ -137,7 +137,7 @@ class FastRun:
         if self.outbox is None:
             if self.participants is None:
                 self.participants = _Participants()
-            self.outbox = self.engine._collector_for(self.participants)  # type: ignore[arg-type]
+            self.outbox = self.engine._collector_for(self.participants)
         return self.outbox
 
     @property
