@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable, Iterable
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
 
-import pluggy
+from theus_state._plugins import HookFlags, _entry_points
 
 from . import hookspecs
 
@@ -19,41 +16,22 @@ PROJECT = "theus"
 _log = logging.getLogger("theus.hooks")
 
 
-@functools.cache
-def _entry_points(group: str) -> tuple[EntryPoint, ...]:
-    return tuple(entry_points(group=group))
-
-
 def autoload_enabled() -> bool:
     return os.environ.get("THEUS_DISABLE_PLUGIN_AUTOLOAD", "") not in ("1", "true", "yes")
 
 
-class EnginePluginManager(pluggy.PluginManager):
-    """Keeps ``active[hook_name]`` so hot paths skip hooks nobody implements."""
+class EnginePluginManager(HookFlags):
+    """theus-state's flagged manager (``active[hook_name]`` so hot paths skip hooks nobody
+    implements) that also tells the engine when registrations change (relays re-sync)."""
 
     def __init__(self) -> None:
-        super().__init__(PROJECT)
-        self.active: dict[str, bool] = {}
         self.on_change: Callable[[], None] | None = None
+        super().__init__(PROJECT)
 
     def _refresh(self) -> None:
-        self.active = {
-            name: bool(getattr(self.hook, name).get_hookimpls())
-            for name in dir(self.hook)
-            if not name.startswith("_")
-        }
+        super()._refresh()
         if self.on_change is not None:
             self.on_change()
-
-    def register(self, plugin: object, name: str | None = None) -> str | None:
-        result = super().register(plugin, name)
-        self._refresh()
-        return result
-
-    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
-        result = super().unregister(plugin, name)
-        self._refresh()
-        return result
 
 
 def make_plugin_manager(plugins: Iterable[object]) -> tuple[EnginePluginManager, list[object]]:
