@@ -5,6 +5,7 @@ How one process call runs (audit, attempts, conflicts, commit, signals) is in ``
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -28,7 +29,7 @@ from ._calls import ProcessCalls
 from ._contracts import ProcessSpec, process, spec_of
 from ._plugins import EnginePluginManager, make_plugin_manager
 from ._relay import attach_relays
-from ._runs import RunStore
+from ._runs import RunStore, journal_transaction
 from ._scan import scan_target
 from .exceptions import InvalidProcess, ProcessNotFound, TheusError
 
@@ -105,7 +106,9 @@ class TheusEngine(ProcessCalls):
                 self._store = Store(context, journal=journal, plugins=self._plugin_objects)
             path = getattr(journal, "path", None) if journal is not None else None
             self._outbox: Any = (
-                SqliteOutboxStore(path, writer=self._journal_writer)
+                # relay marks share the journal's connection: they queue behind commits
+                # instead of starving on a second writing connection
+                SqliteOutboxStore(path, writer=functools.partial(journal_transaction, journal))
                 if path
                 else MemoryOutboxStore()
             )
@@ -293,19 +296,6 @@ class TheusEngine(ProcessCalls):
     def relay(self, sink: Callable[[Any], Any], **options: Any) -> Relay:
         """A :class:`theus_signals.Relay` from the engine's outbox to ``sink``."""
         return Relay(self._outbox, sink, plugins=self._plugin_objects, **options)
-
-    def _journal_writer(self, fn: Callable[[Any], int]) -> int:
-        """Outbox writes outside commits (relay marks) share the journal's connection, so
-        they queue behind commits instead of starving on a second connection."""
-        journal = self._store.journal
-        conn = journal.begin()
-        try:
-            result = fn(conn)
-            journal.commit()
-        except BaseException:
-            journal.rollback()
-            raise
-        return result
 
     def _collector_for(self, tx: Transaction) -> OutboxCollector:
         collector = OutboxCollector(self._outbox)

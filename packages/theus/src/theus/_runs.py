@@ -20,20 +20,36 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from theus_flux import Position
 
 from .exceptions import TheusError
 
-__all__ = ["RunRecord", "RunStore"]
+__all__ = ["RunRecord", "RunStore", "journal_transaction"]
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS theus_runs (
     run_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, status TEXT NOT NULL,
     position TEXT, error TEXT, updated REAL NOT NULL)
 """
+
+
+def journal_transaction(journal: Any, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``fn(conn)`` in its own SQL transaction on a durable journal's connection
+    (serialised with the store's commits by the journal's lock)."""
+    conn = journal.begin()
+    try:
+        result = fn(conn)
+        journal.commit()
+    except BaseException:
+        journal.rollback()
+        raise
+    return result
 
 
 @dataclass(frozen=True)
@@ -71,16 +87,8 @@ class RunStore:
         if self._durable:
             self._sql(lambda conn: conn.execute(_SCHEMA))
 
-    def _sql(self, fn: Any) -> Any:
-        """Run ``fn(conn)`` in its own SQL transaction on the journal's connection."""
-        conn = self._journal.begin()
-        try:
-            result = fn(conn)
-            self._journal.commit()
-        except BaseException:
-            self._journal.rollback()
-            raise
-        return result
+    def _sql(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return journal_transaction(self._journal, fn)
 
     def create(self, run_id: str, workflow: Any) -> None:
         if not isinstance(run_id, str) or not run_id:
