@@ -182,3 +182,27 @@ def test_every_engine_hook_has_a_test() -> None:
     sources = "\n".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     missing = [n for n in names if not re.search(rf"def {n}\(", sources)]
     assert missing == [], f"hooks without a test implementing them: {missing}"
+
+
+def test_fork_keeps_plugins_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from theus import _plugins as engine_plugins
+
+    loaded = Spy()
+
+    class EntryPoint:
+        name = "spy"
+
+        def load(self) -> object:
+            return loaded
+
+    monkeypatch.delenv("THEUS_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    monkeypatch.setattr(engine_plugins, "_entry_points", lambda group: (EntryPoint(),))
+    given = Spy()
+    e = make(given)
+    e.run("bump")
+    fork = e.fork()  # entry-point plugins are loaded again, not registered twice
+    fork.run("bump")
+    assert fork.plugin_manager.get_plugin("spy") is loaded
+    assert fork.plugin_manager.is_registered(given)
+    assert [ev[0] for ev in loaded.events].count("after") == 2
+    assert [ev[0] for ev in given.events].count("after") == 2

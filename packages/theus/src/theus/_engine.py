@@ -54,6 +54,13 @@ class _Restore:
     """Marker context: restore the store from its journal (``TheusEngine.open``)."""
 
 
+class _Forked:
+    """Marker context: the store is a fork of another engine's (``TheusEngine.fork``)."""
+
+    def __init__(self, make: Callable[[list[object]], Store]) -> None:
+        self.make = make
+
+
 def _make_journal(durable: Any, journal: Any) -> Any:
     if durable is not None and journal is not None:
         raise TypeError("give either durable= (a path) or journal=, not both")
@@ -89,7 +96,8 @@ class TheusEngine(ProcessCalls):
         plugins: Iterable[object] = (),
     ) -> None:
         self.strict_mode = bool(strict_mode)
-        self._pm, self._plugin_objects = make_plugin_manager(plugins)
+        self._given_plugins = list(plugins)
+        self._pm, self._plugin_objects = make_plugin_manager(self._given_plugins)
         # everything that can refuse bad input comes before the journal takes its lock
         self._audit = Auditor(_load_recipe(audit), plugins=self._plugin_objects)
         owned = durable is not None
@@ -97,6 +105,8 @@ class TheusEngine(ProcessCalls):
         try:
             if isinstance(context, _Restore):
                 self._store = Store.open(journal, plugins=self._plugin_objects)
+            elif isinstance(context, _Forked):
+                self._store = context.make(self._plugin_objects)
             else:
                 if journal is not None and not journal.is_empty():
                     where = getattr(journal, "path", "the journal")
@@ -104,11 +114,14 @@ class TheusEngine(ProcessCalls):
                         f"{where} already holds a history: restore it with TheusEngine.open()"
                     )
                 self._store = Store(context, journal=journal, plugins=self._plugin_objects)
-            path = getattr(journal, "path", None) if journal is not None else None
+            store_journal = self._store.journal
+            path = getattr(store_journal, "path", None)
             self._outbox: Any = (
                 # relay marks share the journal's connection: they queue behind commits
                 # instead of starving on a second writing connection
-                SqliteOutboxStore(path, writer=functools.partial(journal_transaction, journal))
+                SqliteOutboxStore(
+                    path, writer=functools.partial(journal_transaction, store_journal)
+                )
                 if path
                 else MemoryOutboxStore()
             )
@@ -265,14 +278,11 @@ class TheusEngine(ProcessCalls):
         """A new in-memory (or ``journal=``) engine branching from ``version``, with the
         same processes, mode and audit recipe; the original is never touched."""
         engine = TheusEngine(
-            None,
+            _Forked(lambda plugins: self._store.fork(version, journal=journal, plugins=plugins)),
             strict_mode=self.strict_mode,
             audit=self._audit.recipe,
-            plugins=self._plugin_objects,
+            plugins=self._given_plugins,  # entry-point plugins load again on their own
         )
-        engine._store = self._store.fork(version, journal=journal, plugins=self._plugin_objects)
-        engine._runs = RunStore(engine._store.journal)
-        attach_relays(engine)
         engine._registry.update(self._registry)
         return engine
 
