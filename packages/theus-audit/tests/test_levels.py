@@ -399,3 +399,35 @@ def test_no_recipe_allows_everything() -> None:
     assert a.check_inputs("p", {"x": 1}).action == "allow"
     assert a.check_outputs("p", {}).action == "allow"
     assert a.record_failure("p", ValueError()).action == "abort"  # default level A
+
+
+# -- fast-path queries -------------------------------------------------------------------
+
+
+def test_is_clear_and_is_idle_follow_rules_blocks_stops_and_failure_counts() -> None:
+    a = Auditor(
+        {
+            "processes": {
+                "pay": {
+                    "inputs": [{"field": "amount", "min": 0, "level": "B", "threshold_max": 1}]
+                },
+                "ship": {"outputs": [{"field": "n", "max": 3, "level": "S"}]},
+            }
+        }
+    )
+    assert not a.is_clear("pay") and a.is_clear("pay", "outputs")
+    assert a.is_clear("ship") and not a.is_clear("ship", "outputs")
+    assert a.is_clear("other") and a.is_clear("other", "outputs")
+    assert a.is_idle("other") and not a.is_idle("pay") and not a.is_idle("ship")
+    a.record_failure("other", RuntimeError("boom"))
+    assert not a.is_idle("other")  # record_success has a count to reset
+    a.record_success("other")
+    assert a.is_idle("other")
+    assert [a.check_inputs("pay", BAD).action for _ in range(2)] == ["warn", "block"]
+    assert a.blocked() == {"pay": (KEY,)}
+    assert not a.is_clear("pay", "outputs")  # blocked: every phase is refused
+    a.check_outputs("ship", {"n": 4})
+    assert a.stopped
+    assert not a.is_clear("other") and not a.is_idle("other")
+    a.reset()
+    assert a.is_idle("other") and a.is_clear("pay", "outputs")

@@ -365,3 +365,39 @@ def test_time_travel_while_commits_happen_in_another_thread() -> None:
         t.join()
         sys.setswitchinterval(interval)
     assert wrong == []
+
+
+def test_memory_journal_counts_commits_and_prunes_to_zero() -> None:
+    journal = MemoryJournal(keep_last=3)
+    store = Store({"domain": {"n": 0}}, journal=journal)
+    assert len(journal) == 0 and journal.keep_last == 3
+    for i in range(1, 3):
+        store.apply({"domain.n": i})
+    assert len(journal) == 2
+    assert store.at(0).get("domain.n") == 0  # the base is still reachable
+    for i in range(3, 9):
+        store.apply({"domain.n": i})
+    assert len(journal) == 3
+    assert [r.version for r in store.history()] == [6, 7, 8]
+    assert store.at(5).get("domain.n") == 5  # the base of the kept commits
+    with pytest.raises(VersionNotFound) as info:
+        store.at(4)
+    assert info.value.pruned and (info.value.oldest, info.value.latest) == (5, 8)
+    with pytest.raises(VersionNotFound) as info:
+        store.at(9)
+    assert not info.value.pruned
+    assert journal.prune(keep_last=0) == 3
+    assert len(journal) == 0 and list(store.history()) == []
+    assert store.at(8).get("domain.n") == 8
+    store.apply({"domain.n": 9})
+    assert [r.version for r in store.history()] == [9]
+    with pytest.raises(ValueError, match="keep_last"):
+        MemoryJournal(keep_last=0)
+
+
+def test_unbounded_memory_journal_keeps_everything() -> None:
+    store = Store({"domain": {"n": 0}}, journal=MemoryJournal(keep_last=None))
+    for i in range(1, 201):
+        store.apply({"domain.n": i})
+    assert len(store.journal) == 200  # type: ignore[arg-type]
+    assert all(store.at(v).get("domain.n") == v for v in range(201))

@@ -115,6 +115,7 @@ class Auditor:
         self._states: dict[str, KeyState] = {}
         self._errors: dict[str, KeyState] = {}
         self._plans: dict[str, dict[str, Plan]] = {"inputs": {}, "outputs": {}}
+        self._ruled: set[str] = set()  # processes with input or output rules
         self._compile()
 
     # -- compile ------------------------------------------------------------------------
@@ -126,6 +127,7 @@ class Auditor:
                 entries = [entry for rule in rules for entry in self._compile_rule(rule)]
                 if entries:
                     self._plans[phase][proc.name] = tuple(entries)
+                    self._ruled.add(proc.name)
             self._error_state(proc.name)
 
     def _compile_rule(self, rule: RuleSpec) -> list[tuple[str, Predicate, KeyState]]:
@@ -394,6 +396,16 @@ class Auditor:
             and process not in self._blocked
             and process not in self._plans[phase]
         )
+
+    def is_idle(self, process: str) -> bool:
+        """True when a call of ``process`` needs nothing from the auditor: no input or
+        output rules for it, not blocked, not stopped, and no failure count that
+        ``record_success`` would reset. A caller may then skip ``check_inputs``,
+        ``check_outputs`` and ``record_success`` for that call."""
+        if self._stop is not None or process in self._blocked or process in self._ruled:
+            return False
+        state = self._errors.get(process)
+        return state is None or not state.count
 
     @property
     def stopped(self) -> bool:

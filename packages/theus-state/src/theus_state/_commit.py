@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._conflicts import ConflictManager
-from ._frozen import EMPTY_MAP, FrozenMap, wrap
+from ._frozen import EMPTY_MAP, FrozenMap, _new, _set_m
 from ._heavy import HeavyStore
 from ._index import ChangeIndex
 from ._journal import Journal
@@ -55,46 +55,48 @@ class Committer:
     _journal: Journal
     _durable: bool
 
-    def _apply_simple(self, writes: Mapping[str, Any], requester: Any) -> int | None:
+    def _apply_simple(self, entries: dict[str, Entry], requester: Any) -> int | None:
         """The blind-apply fast path for the common case -- scalar values written to
         ``layer.field`` DATA paths over non-mapping values, in-memory journal, no signals
-        to clear, no VIP out -- done inline under the lock. Returns None (having changed
-        nothing) when any condition fails; the caller then uses :meth:`apply`."""
-        if self._durable or self._cm._vip is not None:
+        to clear, no VIP out -- done inline under the lock. ``entries`` (``path ->
+        (parsed path, value)``, as :meth:`_prepare` makes them) becomes the journal's
+        record: the caller hands it over. Returns None (having changed nothing) when any
+        condition fails; the caller then uses :meth:`apply`."""
+        if self._durable or self._cm._vip is not None or not entries:
             return None
-        cache = _CACHE
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: measurably slower on this hot path
+        try:
             cur = self._state
             if cur._signals:
                 return None
-            root = cur._root
-            entries: dict[str, Entry] = {}
-            for path, value in writes.items():
-                p = cache.get(path)
-                if (
-                    p is None
-                    or p.zone is not _DATA
-                    or len(p.keys) != 2
-                    or type(value) not in FAST_TYPES
-                ):
+            m0 = cur._root._m
+            # p is a ParsedPath: p[1] keys, p[2] zone (indexing: cheaper than attributes)
+            for p, value in entries.values():
+                keys = p[1]
+                if p[2] is not _DATA or len(keys) != 2 or type(value) not in FAST_TYPES:
                     return None
-                k0, k1 = p.keys
-                m0 = root._m
+                k0, k1 = keys
                 layer = m0.get(k0)
-                if type(layer) is not FrozenMap or type(layer._m.get(k1)) is FrozenMap:
+                if type(layer) is not FrozenMap:
                     return None
-                root = wrap(m0.set(k0, wrap(layer._m.set(k1, value))))
-                entries[p.text] = (p, value)
-            if not entries:
-                return cur.version
+                m1 = layer._m
+                if type(m1.get(k1)) is FrozenMap:
+                    return None
+                layer = _new(FrozenMap)
+                _set_m(layer, m1.set(k1, value))
+                m0 = m0.set(k0, layer)
+            root = _new(FrozenMap)
+            _set_m(root, m0)
             version = cur.version + 1
             self._journal.append(version, time.time(), requester, entries, root)
             exact, below = self._index.exact, self._index.below
-            for p, _value in entries.values():  # ChangeIndex.record, inlined
-                exact[p.keys] = below[p.keys] = version
-                for a in p.ancestors:
-                    below[a] = version
+            for p, _value in entries.values():  # ChangeIndex.record, inlined (2 keys)
+                keys = p[1]
+                exact[keys] = below[keys] = below[p[4][0]] = version
             self._state = State(version, root, self._heavy, _EMPTY_SIGNALS)
+        finally:
+            lock.release()
         cm = self._cm
         if requester is not None and (cm._counts or cm._vip is not None):
             cm.report_success(requester)

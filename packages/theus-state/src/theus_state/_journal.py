@@ -90,37 +90,44 @@ def signal_paths(writes: Mapping[str, Entry]) -> dict[str, Any]:
 
 
 class MemoryJournal:
-    """In-memory history: deltas plus shared immutable roots, bounded by ``keep_last``."""
+    """In-memory history: deltas plus shared immutable roots, bounded by ``keep_last``.
+
+    Rules / theory of operation:
+    - ``_records`` holds ``(version, ts, requester, writes, root)`` tuples with
+      consecutive versions; the first one is the *base* (the oldest version still
+      reachable by time travel, whose delta is no longer history), the others are the
+      commits. The deque's ``maxlen`` is ``keep_last + 1``, so an append past the bound
+      drops the oldest record in the same C call: trimming costs nothing extra.
+    - One appender at a time (the store's commit lock), readers from any thread. An
+      append is one atomic deque operation under the GIL, so it takes no lock; readers
+      copy or index the deque and re-check the version they found (an append may shift
+      positions by one). ``prune`` removes from the left under ``_lock``.
+    """
 
     durable = False
 
     def __init__(self, keep_last: int | None = 10_000) -> None:
         if keep_last is not None and keep_last < 1:
             raise ValueError(f"keep_last must be >= 1 or None, got {keep_last}")
-        self.keep_last = keep_last
-        # (version, ts, requester, writes, root); versions are consecutive
+        self._keep_last = keep_last
         self._records: deque[tuple[int, float, Any, Mapping[str, Entry], FrozenMap]]
-        self._records = deque()
-        self._base: tuple[int, FrozenMap] | None = None
-        self._pruned_before = 0
-        # appends come from the store's commit lock; readers (time travel, history) from
-        # any thread: one small lock keeps the deque and its base consistent for them
+        self._records = deque(maxlen=None if keep_last is None else keep_last + 1)
         self._lock = threading.Lock()
 
+    @property
+    def keep_last(self) -> int | None:
+        return self._keep_last
+
     def is_empty(self) -> bool:
-        return self._base is None
+        return not self._records
 
     def bootstrap(self, version: int, root: FrozenMap) -> None:
-        self._base = (version, root)
-        self._pruned_before = version
+        self._records.append((version, 0.0, None, {}, root))
 
     def restore(self) -> tuple[int, FrozenMap, dict[str, Any]]:
-        with self._lock:
-            if self._records:
-                v, _ts, _rq, writes, root = self._records[-1]
-                return v, root, signal_paths(writes)
-            assert self._base is not None
-            return self._base[0], self._base[1], {}
+        records = self._records
+        v, _ts, _rq, writes, root = records[-1]
+        return v, root, signal_paths(writes) if len(records) > 1 else {}
 
     def begin(self) -> None:
         return None
@@ -133,13 +140,7 @@ class MemoryJournal:
         writes: Mapping[str, Entry],
         root: FrozenMap,
     ) -> None:
-        records = self._records
-        with self._lock:
-            records.append((version, ts, requester, writes, root))
-            if self.keep_last is not None and len(records) > self.keep_last:
-                v, _ts, _rq, _w, old_root = records.popleft()
-                self._base = (v, old_root)
-                self._pruned_before = v
+        self._records.append((version, ts, requester, writes, root))
 
     def commit(self) -> None:
         return None
@@ -147,27 +148,24 @@ class MemoryJournal:
     def rollback(self) -> None:
         return None
 
-    def _bounds(self) -> tuple[int, int]:
-        assert self._base is not None
-        latest = self._records[-1][0] if self._records else self._base[0]
-        return self._base[0], latest
-
     def root_at(self, version: int) -> FrozenMap:
-        with self._lock:
-            oldest, latest = self._bounds()
+        records = self._records
+        while True:
+            oldest, latest = records[0][0], records[-1][0]
             if not oldest <= version <= latest:
-                raise VersionNotFound(
-                    version, oldest, latest, pruned=version < oldest and self._pruned_before > 0
-                )
-            assert self._base is not None
-            if version == oldest:
-                return self._base[1]
-            return self._records[version - oldest - 1][4]
+                pruned = version < oldest and oldest > 0
+                raise VersionNotFound(version, oldest, latest, pruned=pruned)
+            try:
+                record = records[version - oldest]
+            except IndexError:  # pruned meanwhile
+                continue
+            if record[0] == version:
+                return record[4]
+            # an append dropped the base meanwhile: positions moved, look again
 
     def records(self, path: str | None = None) -> Iterator[CommitRecord]:
         wanted = parse_path(path).text if path is not None else None
-        with self._lock:
-            snapshot = list(self._records)
+        snapshot = list(self._records)[1:]  # one C call: atomic under the GIL
         for version, ts, requester, writes, _root in snapshot:
             if wanted is not None and not any(overlaps(wanted, t) for t in writes):
                 continue
@@ -179,10 +177,9 @@ class MemoryJournal:
             raise ValueError(f"keep_last must be >= 0, got {keep_last}")
         removed = 0
         with self._lock:
-            while len(self._records) > keep_last:
-                v, _ts, _rq, _w, root = self._records.popleft()
-                self._base = (v, root)
-                self._pruned_before = v
+            records = self._records
+            while len(records) > keep_last + 1:
+                records.popleft()
                 removed += 1
         return removed
 
@@ -194,4 +191,5 @@ class MemoryJournal:
         return None
 
     def __len__(self) -> int:
-        return len(self._records)
+        """The number of commits kept (the base is not one)."""
+        return max(len(self._records) - 1, 0)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from theus_audit import AuditError, Auditor
 from theus_signals import SignalHub
-from theus_state import ConflictError, Store, Transaction, Zone, freeze, parse_path
+from theus_state import ConflictError, Store, Transaction, Zone
 
 from ._context import _Run, make_context
 from ._contracts import ProcessSpec
@@ -71,6 +71,7 @@ class ProcessCalls:
     _pm: EnginePluginManager
     _closed: bool
     _rules: dict[str, tuple[bool, bool]]
+    _registry: dict[str, ProcessSpec]
 
     def _resolve(self, target: Any) -> ProcessSpec:  # pragma: no cover - see TheusEngine
         raise NotImplementedError
@@ -128,12 +129,16 @@ class ProcessCalls:
 
     def run(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process synchronously (name or function); returns its return value."""
-        spec = self._resolve(target)
+        spec = self._registry.get(target) if type(target) is str else None
+        if spec is None:
+            spec = self._resolve(target)
+        if spec.inline:
+            if self.strict_mode:
+                return self._call(spec, kwargs)
+            return self._call_fast(spec, kwargs)
         if spec.parallel:
             return self.execute_parallel(spec, **kwargs)
-        if spec.is_async:
-            return asyncio.run(self.execute(spec, **kwargs))
-        return self._call(spec, kwargs)
+        return asyncio.run(self.execute(spec, **kwargs))
 
     async def execute(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process from asyncio: sync bodies inline (no thread hop), async awaited."""
@@ -177,9 +182,9 @@ class ProcessCalls:
     def _call(
         self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
     ) -> Any:
-        self._begin(spec, kwargs)
         if not self.strict_mode:
             return self._call_fast(spec, kwargs, participants)
+        self._begin(spec, kwargs)
         store = self._store
         requester = (spec.name, threading.get_ident())
         fn = spec.fn
@@ -204,25 +209,49 @@ class ProcessCalls:
     def _call_fast(
         self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
     ) -> Any:
-        run = FastRun(self, spec, self._store._state)
+        """``strict_mode=False`` (see ``_fast``): the steps of ``_begin``, the body, the
+        commit and ``_succeeded`` in one frame -- this is the engine's hot path."""
+        if self._closed:
+            raise TheusError("the engine is closed")
+        name = spec.name
+        audit = self._audit
+        idle = audit.is_idle(name)  # then no audit call is needed below
+        if not (idle or audit.is_clear(name)):
+            self._audit_inputs(spec, kwargs)
+        active = self._pm.active
+        if active.get("theus_process_before"):
+            self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
+        store = self._store
+        run = FastRun(self, spec, store._state)
         for participant in participants:
             run.attach(participant)
         try:
-            result = spec.fn(make_context(run), **kwargs)
+            result = spec.fn(run.ctx, **kwargs)
             if result is not None:
                 apply_result(run, result)  # type: ignore[arg-type]
-            if not self._audit.is_clear(spec.name, "outputs"):
-                self._audit_outputs(spec, run.writes)
-            version = run.commit()
+            if not (idle or audit.is_clear(name, "outputs")):
+                self._audit_outputs(spec, run.pending())
+            writes = run.writes
+            if run.participants is not None:
+                version = run.commit()
+            elif not writes:
+                version = run.state.version
+            else:
+                simple = store._apply_simple(writes, name)
+                version = run.commit() if simple is None else simple
         except BaseException as exc:
             run.abort()
             self._failed(spec, exc)
             raise
-        if run.writes:
-            signals = {p: freeze(v) for p, v in run.writes.items() if parse_path(p).zone is _SIGNAL}
-            if signals:
-                self._publish(signals)
-        return self._succeeded(spec, result, version)
+        if run.has_signals:
+            self._publish(run.signal_writes())
+        if not idle:
+            audit.record_success(name)
+        if active.get("theus_process_after"):
+            self._pm.hook.theus_process_after(
+                engine=self, process=spec, result=result, version=version
+            )
+        return result
 
     def _begin(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> None:
         if self._closed:

@@ -210,8 +210,8 @@ _set_run = View._run.__set__  # type: ignore[attr-defined]
 _set_prefix = View._prefix.__set__  # type: ignore[attr-defined]
 
 
-def _new_view(run: _Run, prefix: str) -> View:
-    view = object.__new__(View)
+def _new_view(run: _Run, prefix: str, cls: type[View] = View) -> View:
+    view = object.__new__(cls)
     _set_run(view, run)
     _set_prefix(view, prefix)
     return view
@@ -336,9 +336,7 @@ class ProcessContext:
         if name == "domain":
             run = _ctx_run(self)
             view = run.layers.get("domain")
-            if view is None:
-                view = run.layers["domain"] = _new_view(run, "domain")
-            return view
+            return run.layer("domain") if view is None else view
         if name[0] == "_" and not (name[:2] == "__" and name[-2:] == "__"):
             raise _ctx_run(self).deny(f"ctx.{name}", "private", "private names are blocked")
         return object.__getattribute__(self, name)

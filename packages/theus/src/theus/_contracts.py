@@ -92,6 +92,7 @@ class ProcessSpec:
         "_write",
         "errors",
         "fn",
+        "inline",
         "input_patterns",
         "inputs",
         "is_async",
@@ -136,6 +137,7 @@ class ProcessSpec:
         self.side_effects = tuple(side_effects)
         self.parallel = bool(parallel)
         self.is_async = inspect.iscoroutinefunction(fn)
+        self.inline = not (self.parallel or self.is_async)  # ``run`` calls the body itself
         # path -> (ALLOW | NAV | DENY, reason, read-only HEAVY view needed)
         self._read: dict[str, tuple[int, str, bool]] = {}
         self._write: dict[str, tuple[int, str, bool]] = {}

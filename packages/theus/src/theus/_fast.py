@@ -1,46 +1,158 @@
 """``strict_mode=False``: no guards, no transaction object, deferred writes.
 
-A fast call reads the snapshot it started from plus its own pending writes and keeps its
-writes in a dict; when the body returns they are applied in one blind, atomic store
-write (last writer wins: no conflict detection, no retry). An exception discards them,
-so even the fast mode never leaves half a call behind (HEAVY writes excepted: they are
-write-through by design).
+Rules / theory of operation:
+- A fast call reads the snapshot it started from plus its own pending writes and keeps
+  its writes as ``path -> (parsed path, frozen value)`` entries (frozen at write, as
+  ``tx.set`` does, so a later in-place mutation by the body never reaches the state;
+  HEAVY writes go through at once, as in strict mode). When the body returns, the
+  entries are applied in one blind, atomic store write (last writer wins: no conflict
+  detection, no retry). An exception discards them, so even the fast mode never leaves
+  half a call behind.
+- ``ctx.domain`` / ``ctx.global_`` are :class:`FastView` objects over one layer. While
+  nothing is pending, reading a field goes straight to the layer's persistent map;
+  writing a scalar to a field of the layer records the entry without parsing the path
+  again. Everything else (pending writes, nested paths, HEAVY, private names, mapping
+  methods) takes the general :class:`View` path, so both give the same answers.
+- Checks that need the state at commit time (a scalar written over a mapping that holds
+  CONSTANT fields, a path below a scalar) run at commit: the store's simple path refuses
+  such entries and the general ``apply`` re-validates them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from theus_state import DELETED, PathNotFound, State, Transaction, Zone, parse_path
-from theus_state._paths import _CACHE
+from theus_state import DELETED, FrozenMap, PathNotFound, State, Transaction, Zone
+from theus_state._frozen import EMPTY_MAP, Opaque
+from theus_state._paths import _CACHE, ParsedPath, parse_path
+from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
 
-from ._context import View, _new_view
+from ._context import (
+    ProcessContext,
+    View,
+    _ctx_run,
+    _ctx_set_run,
+    _new_view,
+    _set_prefix,
+    _set_run,
+    _view_prefix,
+)
 
 if TYPE_CHECKING:
     from ._calls import ProcessCalls
     from ._context import _Scratch
     from ._contracts import ProcessSpec
 
-__all__ = ["FastRun"]
+__all__ = ["FastRun", "FastView"]
+
+Entry = tuple[ParsedPath, Any]
 
 _HEAVY = Zone.HEAVY
 _SIGNAL = Zone.SIGNAL
+_DATA = Zone.DATA
+_MISSING = object()
+_new = object.__new__
+_EMPTY = EMPTY_MAP._m
+_FIELDS_MAX = 100_000
+_view_getattr = View.__getattribute__
+_view_setattr = View.__setattr__
 
 
-class _Participants:
-    """Collects commit participants (the outbox collector) for ``store.apply``."""
+class FastView(View):
+    """``ctx.domain`` / ``ctx.global_`` of a fast call (always a whole layer)."""
 
-    __slots__ = ("items",)
+    # _s = (the layer's map in the call's snapshot, the call's pending entries,
+    #       the field cache of this layer): one slot, so a view costs one store to make
+    __slots__ = ("_s",)
 
-    def __init__(self) -> None:
-        self.items: list[Any] = []
+    def __getattribute__(self, name: str) -> Any:
+        if name[0] != "_":
+            s = _fv_s(self)
+            if not s[1]:
+                # a field wins over a mapping method of the same name, as in View;
+                # HEAVY fields are never in the map: they take the general path
+                value = s[0].get(name, _MISSING)
+                if value is not _MISSING and type(value) is not Opaque:
+                    return value
+        return _view_getattr(self, name)
 
-    def attach(self, participant: Any) -> None:
-        self.items.append(participant)
+    def __setattr__(self, name: str, value: Any) -> None:
+        if type(value) in FAST_TYPES:
+            s = _fv_s(self)
+            p = s[2].get(name)
+            if p is None:
+                p = _learn(s[2], _view_prefix(self), name)
+            if p:  # a DATA ``layer.field`` path
+                writes = s[1]
+                if p.text in writes:  # re-inserted at the end: write order is kept
+                    del writes[p.text]
+                writes[p.text] = (p, value)
+                return
+        _view_setattr(self, name, value)
+
+
+_fv_s = FastView._s.__get__  # type: ignore[attr-defined]
+_fv_set_s = FastView._s.__set__  # type: ignore[attr-defined]
+
+
+class FastContext(ProcessContext):
+    """``ctx`` of a fast call: the same API as :class:`ProcessContext`, with plain
+    (C-level) attribute access -- ``ctx.domain`` is a slot filled when the call starts.
+    Private names stay blocked: ``_run`` is shadowed below and any other ``_`` name is
+    missing, so it reaches ``__getattr__``."""
+
+    __slots__ = ("domain",)
+    __getattribute__ = object.__getattribute__
+
+    @property
+    def _run(self) -> NoReturn:
+        raise _ctx_run(self).deny("ctx._run", "private", "private names are blocked")
+
+    def __getattr__(self, name: str) -> NoReturn:
+        if name[:1] == "_":
+            raise _ctx_run(self).deny(f"ctx.{name}", "private", "private names are blocked")
+        raise AttributeError(f"ctx has no attribute {name!r}")
+
+
+_fc_set_domain = FastContext.__dict__["domain"].__set__
+
+
+# layer -> {field name -> its ParsedPath, or False when it is not a plain DATA field}
+_LAYER_FIELDS: dict[str, dict[str, ParsedPath | bool]] = {}
+
+
+def _fields(layer: str) -> dict[str, ParsedPath | bool]:
+    fields = _LAYER_FIELDS.get(layer)
+    if fields is None:
+        fields = _LAYER_FIELDS[layer] = {}
+    return fields
+
+
+def _learn(fields: dict[str, ParsedPath | bool], layer: str, name: str) -> ParsedPath | bool:
+    """Fill the field cache for ``name`` (bounded: cleared when it grows too large)."""
+    p: ParsedPath | bool = False
+    if name[:1] != "_":
+        try:
+            parsed = parse_path(f"{layer}.{name}")
+        except ValueError:  # InvalidPath: the general path reports it
+            return False
+        if parsed.zone is _DATA and len(parsed.keys) == 2:
+            p = parsed
+    if len(fields) >= _FIELDS_MAX:
+        fields.clear()
+    fields[name] = p
+    return p
+
+
+_DOMAIN = _fields("domain")
 
 
 class FastRun:
+    """Per-call runtime of a fast call (``ctx``, its ``domain`` view and the pending
+    writes are made together: nearly every process reads ``ctx.domain``)."""
+
     __slots__ = (
+        "ctx",
         "engine",
         "has_signals",
         "layers",
@@ -57,12 +169,22 @@ class FastRun:
         self.engine = engine
         self.spec = spec
         self.state = state
-        self.writes: dict[str, Any] = {}
-        self.layers: dict[str, View] = {}
+        writes: dict[str, Entry] = {}
+        self.writes = writes
         self.local: _Scratch | None = None
         self.outbox: Any = None
-        self.participants: _Participants | None = None
+        self.participants: list[Any] | None = None
         self.has_signals = False
+        layer = state._root._m.get("domain")
+        view = _new(FastView)
+        _set_run(view, self)
+        _set_prefix(view, "domain")
+        _fv_set_s(view, (layer._m if type(layer) is FrozenMap else _EMPTY, writes, _DOMAIN))
+        self.layers: dict[str, View] = {"domain": view}
+        ctx = _new(FastContext)
+        _ctx_set_run(ctx, self)
+        _fc_set_domain(ctx, view)
+        self.ctx = ctx
 
     def deny(self, path: str, access: str, reason: str) -> Exception:
         from .exceptions import ContractViolation
@@ -73,24 +195,26 @@ class FastRun:
         """A throw-away transaction holding the pending writes (rare path: a read of a
         path related to, but not equal to, a pending write)."""
         tx = Transaction(self.engine._store, self.state)
-        for path, value in self.writes.items():
+        for text, (_p, value) in self.writes.items():
             if value is DELETED:
-                tx.delete(path)
+                tx.delete(text)
             else:
-                tx.set(path, value)
+                tx.set(text, value)
         return tx
 
     def read(self, path: str) -> Any:
         writes = self.writes
         if writes:
-            if path in writes:
-                value = writes[path]
+            text = (_CACHE.get(path) or parse_path(path)).text
+            entry = writes.get(text)
+            if entry is not None:
+                value = entry[1]
                 if value is DELETED:
-                    raise PathNotFound(path)
-                return value
-            dotted = path + "."
-            if any(k.startswith(dotted) or path.startswith(k + ".") for k in writes):
-                return self._overlay().get(path)
+                    raise PathNotFound(text)
+                return value.get() if type(value) is Opaque else value
+            dotted = text + "."
+            if any(k.startswith(dotted) or text.startswith(k + ".") for k in writes):
+                return self._overlay().get(text)
         return self.state.get(path)
 
     def has(self, path: str) -> bool:
@@ -102,24 +226,42 @@ class FastRun:
 
     def write(self, path: str, value: Any) -> None:
         p = _CACHE.get(path) or parse_path(path)
-        zone = p.zone
-        if zone is _HEAVY:
-            self.engine._store.apply({path: value})  # write-through, as in strict mode
+        if p.zone is _DATA and type(value) in FAST_TYPES:
+            self._pend(p, value)
             return
-        if zone is _SIGNAL:
+        entries, heavy = prepare_set(p, value, self.state._root)  # as ``tx.set`` does
+        store = self.engine._store
+        for hp, hv in heavy:
+            store._put_heavy(hp, hv)
+        for ep, ev in entries:
+            self._pend(ep, ev)
+
+    def _pend(self, p: ParsedPath, value: Any) -> None:
+        if p.zone is _SIGNAL:
             self.has_signals = True
         writes = self.writes
-        writes.pop(p.text, None)
-        writes[p.text] = value
+        writes.pop(p.text, None)  # re-inserted: signals are published in write order
+        writes[p.text] = (p, value)
 
     def delete(self, path: str) -> None:
-        self.read(path)  # PathNotFound if absent
-        self.write(path, DELETED)
+        p = _CACHE.get(path) or parse_path(path)
+        if p.zone is _HEAVY:
+            try:
+                self.engine._store._heavy.remove(p)
+            except (KeyError, TypeError):
+                raise PathNotFound(p.text) from None
+            return
+        self.read(p.text)  # PathNotFound if absent
+        self._pend(*prepare_delete(p, self.state._root))
 
     def layer(self, name: str) -> View:
         view = self.layers.get(name)
         if view is None:
-            view = self.layers[name] = _new_view(self, name)  # type: ignore[arg-type]
+            view = _new_view(self, name, FastView)  # type: ignore[arg-type]
+            layer = self.state._root._m.get(name)
+            m = layer._m if type(layer) is FrozenMap else _EMPTY
+            _fv_set_s(view, (m, self.writes, _fields(name)))
+            self.layers[name] = view
         return view
 
     def whole(self, path: str) -> Any:
@@ -130,35 +272,39 @@ class FastRun:
 
     def attach(self, participant: Any) -> None:
         if self.participants is None:
-            self.participants = _Participants()
-        self.participants.attach(participant)
+            self.participants = []
+        self.participants.append(participant)
 
     def collector(self) -> Any:
         if self.outbox is None:
-            if self.participants is None:
-                self.participants = _Participants()
-            self.outbox = self.engine._collector_for(self.participants)
+            self.outbox = self.engine._collector_for(self)
         return self.outbox
 
     @property
     def version(self) -> int:
         return self.state.version
 
+    def pending(self) -> dict[str, Any]:
+        """The pending writes as ``path -> frozen value``, in write order."""
+        return {text: value for text, (_p, value) in self.writes.items()}
+
     def commit(self) -> int:
-        store = self.engine._store
-        if self.participants is None:
-            if not self.writes:
-                return self.state.version
-            version = store._apply_simple(self.writes, self.spec.name)
-            if version is not None:
-                return version
-            participants: list[Any] = []
-        else:
-            participants = self.participants.items
-        return store.apply(self.writes, requester=self.spec.name, participants=participants)
+        """Apply the pending writes with their participants through ``store.apply``
+        (the general path: it validates every entry against the current state)."""
+        return self.engine._store.apply(
+            self.pending(), requester=self.spec.name, participants=self.participants or ()
+        )
+
+    def signal_writes(self) -> dict[str, Any]:
+        """Pending SIGNAL writes ``path -> frozen value``, in write order."""
+        return {
+            text: value
+            for text, (p, value) in self.writes.items()
+            if p.zone is _SIGNAL and value is not DELETED
+        }
 
     def abort(self) -> None:
         self.writes.clear()
         if self.participants is not None:
-            for participant in self.participants.items:
+            for participant in self.participants:
                 participant.on_rollback()

@@ -1,0 +1,227 @@
+"""``strict_mode=False``: the unguarded fast path gives the same results as strict mode
+for every correct process, stays atomic, and keeps the copy-on-write guarantee."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from theus import ContractViolation, TheusEngine, View, process
+from theus_signals import OutboxMessage
+from theus_state import InvalidPath, ZoneViolation
+
+
+def both(ctx: dict[str, Any], *fns: Any) -> tuple[TheusEngine, TheusEngine]:
+    engines = []
+    for strict in (True, False):
+        engine = TheusEngine(ctx, strict_mode=strict)
+        for fn in fns:
+            engine.register(fn)
+        engines.append(engine)
+    return engines[0], engines[1]
+
+
+@process(
+    inputs=["domain.user", "domain.n", "domain.items"],
+    outputs=["domain.user", "domain.user.name", "domain.n", "domain.items", "domain.tags"],
+)
+def mixed(ctx, seen: list[Any]):  # type: ignore[no-untyped-def]
+    n = ctx.domain.n
+    ctx.domain.n = n + 1
+    seen.append(ctx.domain.n)  # read-your-writes
+    ctx.domain["user.name"] = "ann"
+    seen.append(ctx.domain.user.name)  # a read below a pending write
+    ctx.domain.tags = ["a", "b"]
+    seen.append(list(ctx.domain.tags))
+    del ctx.domain.items
+    seen.append("items" in ctx.domain)
+    ctx.domain.n = ctx.domain.n * 10
+
+
+def test_fast_and_strict_give_the_same_state_and_results() -> None:
+    ctx = {"domain": {"user": {"name": "bob", "age": 3}, "n": 1, "items": [1]}}
+    strict, fast = both(ctx, mixed)
+    seen_strict: list[Any] = []
+    seen_fast: list[Any] = []
+    strict.run("mixed", seen=seen_strict)
+    fast.run("mixed", seen=seen_fast)
+    assert seen_strict == seen_fast == [2, "ann", ["a", "b"], False]
+    assert strict.state.to_dict() == fast.state.to_dict()
+    assert fast.state.get("domain.n") == 20
+    assert fast.state.version == strict.state.version == 1
+    assert [r.changes for r in fast.history()] == [r.changes for r in strict.history()]
+
+
+def test_context_api_is_the_same() -> None:
+    @process(inputs=["domain.items", "domain.keys"])
+    def look(ctx):  # type: ignore[no-untyped-def]
+        assert isinstance(ctx.domain, View)
+        assert ctx.domain is ctx.domain_ctx
+        ctx.local.scratch = 1
+        # a field wins over the mapping method of the same name
+        return ctx.domain.items, ctx.domain.keys, ctx.process_name, ctx.version
+
+    strict, fast = both({"domain": {"items": 5, "keys": 6}}, look)
+    assert strict.run(look) == fast.run(look) == (5, 6, "look", 0)
+
+
+def test_private_names_and_ctx_writes_are_refused() -> None:
+    @process()
+    def sneaky(ctx, name: str):  # type: ignore[no-untyped-def]
+        return getattr(ctx, name)
+
+    @process()
+    def setter(ctx):  # type: ignore[no-untyped-def]
+        ctx.domain = 1
+
+    _, fast = both({"domain": {"a": 1}}, sneaky, setter)
+    for name in ("_run", "_anything", "_FastContext__x"):
+        with pytest.raises(ContractViolation, match="private"):
+            fast.run(sneaky, name=name)
+    with pytest.raises(AttributeError):
+        fast.run(sneaky, name="no_such_attribute")
+    with pytest.raises(ContractViolation):
+        fast.run(setter)
+    assert fast.state.version == 0
+
+
+def test_a_value_mutated_after_the_write_does_not_leak() -> None:
+    @process(outputs=["domain.items", "domain.cfg"])
+    def writer(ctx, out: list[Any]):  # type: ignore[no-untyped-def]
+        items = [1, 2]
+        cfg = {"k": 1}
+        ctx.domain.items = items
+        ctx.domain.cfg = cfg
+        items.append(3)
+        cfg["k"] = 2
+        out.append(list(ctx.domain.items))
+
+    _, fast = both({"domain": {}}, writer)
+    out: list[Any] = []
+    fast.run(writer, out=out)
+    assert out == [[1, 2]]
+    assert fast.state.get("domain.items") == [1, 2]
+    assert fast.state.get("domain.cfg") == {"k": 1}
+
+
+def test_write_order_is_kept_for_overlapping_paths() -> None:
+    @process(outputs=["domain.user", "domain.user.name"])
+    def overlap(ctx):  # type: ignore[no-untyped-def]
+        ctx.domain["user.name"] = "x"
+        ctx.domain.user = {"name": "y", "age": 1}
+        ctx.domain["user.name"] = "z"
+
+    strict, fast = both({"domain": {"user": {"name": "a"}}}, overlap)
+    strict.run(overlap)
+    fast.run(overlap)
+    assert fast.state.get("domain.user") == strict.state.get("domain.user")
+    assert fast.state.get("domain.user") == {"name": "z", "age": 1}
+
+
+def test_bad_writes_fail_at_commit_and_leave_no_trace() -> None:
+    @process(outputs=["domain.*"])
+    def over_constant(ctx):  # type: ignore[no-untyped-def]
+        ctx.domain.a = 5
+        ctx.domain.cfg = 1  # a scalar over a mapping that holds a CONSTANT field
+
+    @process(outputs=["domain.*"])
+    def below_scalar(ctx):  # type: ignore[no-untyped-def]
+        ctx.domain.a = 6
+        ctx.domain["a.b"] = 1
+
+    _, fast = both({"domain": {"a": 0, "cfg": {"const_id": 7}}}, over_constant, below_scalar)
+    with pytest.raises(ZoneViolation):
+        fast.run(over_constant)
+    with pytest.raises(InvalidPath):
+        fast.run(below_scalar)
+    assert fast.state.version == 0
+    assert fast.state.get("domain.a") == 0
+    assert fast.audit.counts() == {"over_constant:error": 1, "below_scalar:error": 1}
+
+
+def test_signals_outbox_and_rollback() -> None:
+    @process(outputs=["domain.sig_b", "domain.sig_a", "domain.a"])
+    def emit(ctx, fail: bool = False):  # type: ignore[no-untyped-def]
+        ctx.domain.sig_b = 1
+        ctx.domain.sig_a = {"k": 2}
+        ctx.domain.a = 3
+        ctx.outbox.add(OutboxMessage("mail", "hi", key="m1"))
+        if fail:
+            raise RuntimeError("boom")
+
+    _, fast = both({"domain": {"a": 0}}, emit)
+    seen: list[Any] = []
+    fast.signals.on("*", lambda m: seen.append((m.topic, m.payload, fast.state.version)))
+    with pytest.raises(RuntimeError):
+        fast.run(emit, fail=True)
+    assert seen == [] and len(fast.outbox) == 0 and fast.state.version == 0
+    fast.run(emit)
+    assert seen == [("domain.sig_b", 1, 1), ("domain.sig_a", {"k": 2}, 1)]
+    assert [m.key for m in fast.outbox.pending()] == ["m1"]
+    assert fast.state.signals == {"domain.sig_b": 1, "domain.sig_a": {"k": 2}}
+
+
+def test_audit_rules_and_failure_counts_apply() -> None:
+    recipe = {
+        "processes": {
+            "checked": {
+                "inputs": [{"field": "amount", "max": 10, "level": "A"}],
+                "outputs": [{"field": "a", "max": 100, "level": "A"}],
+            }
+        }
+    }
+
+    @process(outputs=["domain.a"])
+    def checked(ctx, amount: int):  # type: ignore[no-untyped-def]
+        return amount * 20
+
+    @process(outputs=["domain.a"])
+    def flaky(ctx, fail: bool):  # type: ignore[no-untyped-def]
+        if fail:
+            raise RuntimeError("flaky")
+        return 1
+
+    engine = TheusEngine({"domain": {"a": 0}}, strict_mode=False, audit=recipe)
+    engine.register(checked)
+    engine.register(flaky)
+    from theus_audit import AuditAbortError
+
+    with pytest.raises(AuditAbortError):
+        engine.run(checked, amount=11)  # input rule
+    with pytest.raises(AuditAbortError):
+        engine.run(checked, amount=6)  # output rule: 120 > 100
+    assert engine.state.version == 0
+    assert engine.run(checked, amount=5) == 100
+    with pytest.raises(RuntimeError):
+        engine.run(flaky, fail=True)
+    assert engine.audit.counts()["flaky:error"] == 1
+    engine.run(flaky, fail=False)  # a success resets the count
+    assert engine.audit.counts()["flaky:error"] == 0
+
+
+def test_threads_each_commit_and_history_is_complete() -> None:
+    @process(outputs=["domain.*"])
+    def put(ctx, key: str, value: int):  # type: ignore[no-untyped-def]
+        setattr(ctx.domain, key, value)
+
+    _, fast = both({"domain": {}}, put)
+    per_thread = 300
+
+    def worker(t: int) -> None:
+        for i in range(per_thread):
+            fast.run(put, key=f"k{t}", value=i)
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert fast.state.version == 4 * per_thread
+    assert fast.state.to_dict()["domain"] == {f"k{t}": per_thread - 1 for t in range(4)}
+    records = list(fast.history())
+    assert [r.version for r in records] == list(range(1, 4 * per_thread + 1))
+    for record in records[::97]:  # each version is the snapshot its commit made
+        ((path, value),) = record.changes.items()
+        assert fast.at(record.version).get(path) == value
