@@ -16,8 +16,11 @@ from collections.abc import Callable
 _UNITS = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0}
 
 
-def per_call(fn: Callable[[], object], *, number: int = 0, repeat: int = 7) -> float:
-    """Median seconds per call of ``fn`` over ``repeat`` rounds of ``number`` calls."""
+def per_call(
+    fn: Callable[[], object], *, number: int = 0, repeat: int = 7, gc_on: bool = False
+) -> float:
+    """Median seconds per call of ``fn`` over ``repeat`` rounds of ``number`` calls
+    (the cyclic garbage collector is off while timing unless ``gc_on``)."""
     if number <= 0:  # calibrate: aim at ~20 ms per round
         number = 1
         while True:
@@ -28,7 +31,10 @@ def per_call(fn: Callable[[], object], *, number: int = 0, repeat: int = 7) -> f
                 break
             number *= 2
     gc_was_enabled = gc.isenabled()
-    gc.disable()
+    if gc_on:
+        gc.enable()
+    else:
+        gc.disable()
     try:
         rounds = []
         for _ in range(repeat):
@@ -39,6 +45,8 @@ def per_call(fn: Callable[[], object], *, number: int = 0, repeat: int = 7) -> f
     finally:
         if gc_was_enabled:
             gc.enable()
+        else:
+            gc.disable()
     return statistics.median(rounds)
 
 

@@ -225,3 +225,72 @@ def test_threads_each_commit_and_history_is_complete() -> None:
     for record in records[::97]:  # each version is the snapshot its commit made
         ((path, value),) = record.changes.items()
         assert fast.at(record.version).get(path) == value
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_call_leaves_no_reference_cycle(strict: bool) -> None:
+    """Per-call objects are freed by reference counting: with the cyclic GC off, a
+    thousand calls leave nothing for ``gc.collect()`` to find."""
+    import gc
+
+    @process(
+        inputs=["domain.n", "global.rate"],
+        outputs=["domain.n", "domain.sig_tick", "domain.cfg"],
+    )
+    def busy(ctx):  # type: ignore[no-untyped-def]
+        ctx.local.tmp = ctx.global_.rate
+        ctx.domain.n = ctx.domain.n + ctx.local.tmp
+        ctx.domain.sig_tick = ctx.domain.n
+        ctx.domain.cfg = {"k": [1, 2]}
+        ctx.outbox.add(OutboxMessage("tick", 1))
+        assert ctx.domain_ctx is ctx.domain
+
+    engine = TheusEngine({"domain": {"n": 0}, "global": {"rate": 2}}, strict_mode=strict)
+    engine.register(busy)
+    engine.run(busy)  # warm caches
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(1000):
+            engine.run(busy)
+        assert gc.collect() == 0
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert engine.state.get("domain.n") == 2002
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_ctx_kept_after_its_call_is_read_only(strict: bool) -> None:
+    kept: list[Any] = []
+
+    @process(inputs=["domain.a"], outputs=["domain.a", "domain.b", "global.x"])
+    def leak(ctx, fail: bool = False):  # type: ignore[no-untyped-def]
+        kept.append(ctx)
+        ctx.domain.a = 1
+        if fail:
+            raise RuntimeError("boom")
+
+    engine = TheusEngine({"domain": {"a": 0, "b": 0}}, strict_mode=strict)
+    engine.register(leak)
+    engine.run(leak)
+    ctx = kept.pop()
+    assert ctx.domain.a == 1  # the call's own view of the state stays readable
+    from theus_state import TransactionClosed
+
+    for write in (
+        lambda: setattr(ctx.domain, "a", 5),
+        lambda: setattr(ctx.domain, "b", [1]),
+        lambda: ctx.domain.__setitem__("b", 2),
+        lambda: delattr(ctx.domain, "b"),
+        lambda: setattr(ctx.global_, "x", 1),
+    ):
+        with pytest.raises(TransactionClosed, match="committed"):
+            write()
+    with pytest.raises(RuntimeError):
+        engine.run(leak, fail=True)
+    with pytest.raises(TransactionClosed, match="rolled back"):
+        kept.pop().domain.b = 3
+    assert engine.state.to_dict()["domain"] == {"a": 1, "b": 0}
+    assert [r.changes for r in engine.history()] == [{"domain.a": 1}]

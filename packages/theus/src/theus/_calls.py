@@ -33,7 +33,7 @@ from theus_state import ConflictError, Store, Transaction, Zone
 
 from ._context import _Run, make_context
 from ._contracts import ProcessSpec
-from ._fast import FastRun
+from ._fast import FastRun, fast_context
 from ._plugins import EnginePluginManager
 from ._results import apply_result
 from .exceptions import TheusError
@@ -226,7 +226,7 @@ class ProcessCalls:
         for participant in participants:
             run.attach(participant)
         try:
-            result = spec.fn(run.ctx, **kwargs)
+            result = spec.fn(fast_context(run), **kwargs)
             if result is not None:
                 apply_result(run, result)  # type: ignore[arg-type]
             if not (idle or audit.is_clear(name, "outputs")):
@@ -245,6 +245,7 @@ class ProcessCalls:
             raise
         if run.has_signals:
             self._publish(run.signal_writes())
+        run.close()
         if not idle:
             audit.record_success(name)
         if active.get("theus_process_after"):

@@ -37,7 +37,7 @@ _HEAVY = Zone.HEAVY
 class _Run:
     """Per-call runtime behind ``ctx`` (not part of the public API)."""
 
-    __slots__ = ("engine", "layers", "local", "outbox", "spec", "strict", "tx")
+    __slots__ = ("engine", "local", "outbox", "spec", "strict", "tx")
 
     def __init__(
         self, engine: ProcessCalls, spec: ProcessSpec, tx: Transaction, strict: bool
@@ -46,7 +46,6 @@ class _Run:
         self.spec = spec
         self.tx = tx
         self.strict = strict
-        self.layers: dict[str, View] = {}
         self.local: _Scratch | None = None
         self.outbox: Any = None
 
@@ -92,10 +91,8 @@ class _Run:
         self.tx.delete(path)
 
     def layer(self, name: str) -> View:
-        view = self.layers.get(name)
-        if view is None:
-            view = self.layers[name] = _new_view(self, name)
-        return view
+        """A new view of layer ``name`` (the ``ctx`` keeps it: see ``_ctx_layer``)."""
+        return _new_view(self, name)
 
     def whole(self, path: str) -> Any:
         """The full value at ``path`` (for iteration), contract-checked."""
@@ -124,50 +121,58 @@ _VIEW_ATTRS = frozenset({"get", "keys", "items", "values", "to_dict", "path"})
 class View:
     """A guarded view of one path of the context (``ctx.domain``, ``ctx.domain.user``)."""
 
-    __slots__ = ("_prefix", "_run")
+    # _v = (run, prefix, ...): one slot, so making a view costs one store (subclasses
+    # append their own items to the tuple)
+    __slots__ = ("_v",)
 
     def __getattribute__(self, name: str) -> Any:
         if name[:2] == "__" and name[-2:] == "__":
             return object.__getattribute__(self, name)
-        run = _view_run(self)
+        v = _view(self)
+        run = v[0]
         if name in _VIEW_ATTRS:
             # A field wins over the mapping method of the same name (``ctx.domain.items``)
             # when it exists and may be read; otherwise this is the method.
             try:
-                return run.read(f"{_view_prefix(self)}.{name}")
+                return run.read(f"{v[1]}.{name}")
             except (KeyError, ContractViolation):
                 return object.__getattribute__(self, name)
         if name[0] == "_":
-            raise run.deny(f"{_view_prefix(self)}.{name}", "private", "private names are blocked")
+            raise run.deny(f"{v[1]}.{name}", "private", "private names are blocked")
         try:
-            return run.read(f"{_view_prefix(self)}.{name}")
+            return run.read(f"{v[1]}.{name}")
         except KeyError:
-            raise AttributeError(f"{_view_prefix(self)}.{name} does not exist") from None
+            raise AttributeError(f"{v[1]}.{name} does not exist") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        run = _view_run(self)
+        v = _view(self)
         if name[0] == "_":
-            raise run.deny(f"{_view_prefix(self)}.{name}", "private", "private names are blocked")
-        run.write(f"{_view_prefix(self)}.{name}", value)
+            raise v[0].deny(f"{v[1]}.{name}", "private", "private names are blocked")
+        v[0].write(f"{v[1]}.{name}", value)
 
     def __delattr__(self, name: str) -> None:
-        _view_run(self).delete(f"{_view_prefix(self)}.{name}")
+        v = _view(self)
+        v[0].delete(f"{v[1]}.{name}")
 
     def __getitem__(self, key: str) -> Any:
+        v = _view(self)
         if not isinstance(key, str) or key[:1] == "_":
-            raise _view_run(self).deny(f"{_view_prefix(self)}.{key}", "private", "bad key")
-        return _view_run(self).read(f"{_view_prefix(self)}.{key}")
+            raise v[0].deny(f"{v[1]}.{key}", "private", "bad key")
+        return v[0].read(f"{v[1]}.{key}")
 
     def __setitem__(self, key: str, value: Any) -> None:
+        v = _view(self)
         if not isinstance(key, str) or key[:1] == "_":
-            raise _view_run(self).deny(f"{_view_prefix(self)}.{key}", "private", "bad key")
-        _view_run(self).write(f"{_view_prefix(self)}.{key}", value)
+            raise v[0].deny(f"{v[1]}.{key}", "private", "bad key")
+        v[0].write(f"{v[1]}.{key}", value)
 
     def __delitem__(self, key: str) -> None:
-        _view_run(self).delete(f"{_view_prefix(self)}.{key}")
+        v = _view(self)
+        v[0].delete(f"{v[1]}.{key}")
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and _view_run(self).has(f"{_view_prefix(self)}.{key}")
+        v = _view(self)
+        return isinstance(key, str) and v[0].has(f"{v[1]}.{key}")
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -177,10 +182,11 @@ class View:
 
     @property
     def path(self) -> str:
-        return _view_prefix(self)
+        return _view(self)[1]  # type: ignore[no-any-return]
 
     def _whole(self) -> Any:
-        return _view_run(self).whole(_view_prefix(self))
+        v = _view(self)
+        return v[0].whole(v[1])
 
     def keys(self) -> Any:
         return View._whole(self).keys()
@@ -201,19 +207,16 @@ class View:
         return len(View._whole(self))
 
     def __repr__(self) -> str:
-        return f"<View {_view_prefix(self)}>"
+        return f"<View {_view(self)[1]}>"
 
 
-_view_run: Callable[[View], _Run] = View._run.__get__  # type: ignore[attr-defined]
-_view_prefix: Callable[[View], str] = View._prefix.__get__  # type: ignore[attr-defined]
-_set_run = View._run.__set__  # type: ignore[attr-defined]
-_set_prefix = View._prefix.__set__  # type: ignore[attr-defined]
+_view: Callable[[View], tuple[Any, ...]] = View._v.__get__  # type: ignore[attr-defined]
+_set_view = View._v.__set__  # type: ignore[attr-defined]
 
 
-def _new_view(run: _Run, prefix: str, cls: type[View] = View) -> View:
-    view = object.__new__(cls)
-    _set_run(view, run)
-    _set_prefix(view, prefix)
+def _new_view(run: _Run, prefix: str) -> View:
+    view = object.__new__(View)
+    _set_view(view, (run, prefix))
     return view
 
 
@@ -328,15 +331,18 @@ class _Outbox:
 
 
 class ProcessContext:
-    """What a process receives as ``ctx``."""
+    """What a process receives as ``ctx``.
 
-    __slots__ = ("_run",)
+    The ctx keeps its layer views (``_views``); the run behind it keeps no reference to
+    the ctx or its views, so a call leaves no reference cycle behind (its objects are
+    freed at once, not by the cyclic garbage collector)."""
+
+    __slots__ = ("_run", "_views")
 
     def __getattribute__(self, name: str) -> Any:
         if name == "domain":
-            run = _ctx_run(self)
-            view = run.layers.get("domain")
-            return run.layer("domain") if view is None else view
+            view = _ctx_views(self).get("domain")
+            return _ctx_layer(self, "domain") if view is None else view
         if name[0] == "_" and not (name[:2] == "__" and name[-2:] == "__"):
             raise _ctx_run(self).deny(f"ctx.{name}", "private", "private names are blocked")
         return object.__getattribute__(self, name)
@@ -346,11 +352,11 @@ class ProcessContext:
 
     @property
     def domain(self) -> View:
-        return _ctx_run(self).layer("domain")
+        return _ctx_layer(self, "domain")
 
     @property
     def global_(self) -> View:
-        return _ctx_run(self).layer("global")
+        return _ctx_layer(self, "global")
 
     global_ctx = global_
     domain_ctx = domain  # upstream Theus name
@@ -403,9 +409,25 @@ class ProcessContext:
 
 _ctx_run: Callable[[ProcessContext], _Run] = ProcessContext._run.__get__  # type: ignore[attr-defined]
 _ctx_set_run = ProcessContext._run.__set__  # type: ignore[attr-defined]
+_ctx_views: Callable[[ProcessContext], dict[str, View]] = ProcessContext._views.__get__  # type: ignore[attr-defined]
+_ctx_set_views = ProcessContext._views.__set__  # type: ignore[attr-defined]
+
+
+def _ctx_layer(ctx: ProcessContext, name: str) -> View:
+    """The view of layer ``name`` kept by ``ctx`` (made on first use)."""
+    try:
+        views = _ctx_views(ctx)
+    except AttributeError:  # a context made without its dict (the fast path's)
+        views = {}
+        _ctx_set_views(ctx, views)
+    view = views.get(name)
+    if view is None:
+        view = views[name] = _ctx_run(ctx).layer(name)
+    return view
 
 
 def make_context(run: Any) -> ProcessContext:
     ctx = object.__new__(ProcessContext)
     _ctx_set_run(ctx, run)
+    _ctx_set_views(ctx, {})
     return ctx

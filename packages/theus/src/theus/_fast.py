@@ -20,9 +20,18 @@ Rules / theory of operation:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from theus_state import DELETED, FrozenMap, PathNotFound, State, Transaction, Zone
+from theus_state import (
+    DELETED,
+    FrozenMap,
+    PathNotFound,
+    State,
+    Transaction,
+    TransactionClosed,
+    Zone,
+)
 from theus_state._frozen import EMPTY_MAP, Opaque
 from theus_state._paths import _CACHE, ParsedPath, parse_path
 from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
@@ -32,10 +41,8 @@ from ._context import (
     View,
     _ctx_run,
     _ctx_set_run,
-    _new_view,
-    _set_prefix,
-    _set_run,
-    _view_prefix,
+    _set_view,
+    _view,
 )
 
 if TYPE_CHECKING:
@@ -61,29 +68,31 @@ _view_setattr = View.__setattr__
 class FastView(View):
     """``ctx.domain`` / ``ctx.global_`` of a fast call (always a whole layer)."""
 
-    # _s = (the layer's map in the call's snapshot, the call's pending entries,
-    #       the field cache of this layer): one slot, so a view costs one store to make
-    __slots__ = ("_s",)
+    # _v = (run, layer name, the layer's map in the call's snapshot, the call's pending
+    #       entries, the field cache of this layer)
+    __slots__ = ()
 
     def __getattribute__(self, name: str) -> Any:
         if name[0] != "_":
-            s = _fv_s(self)
-            if not s[1]:
+            v = _view(self)
+            if not v[3]:
                 # a field wins over a mapping method of the same name, as in View;
                 # HEAVY fields are never in the map: they take the general path
-                value = s[0].get(name, _MISSING)
+                value = v[2].get(name, _MISSING)
                 if value is not _MISSING and type(value) is not Opaque:
                     return value
         return _view_getattr(self, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if type(value) in FAST_TYPES:
-            s = _fv_s(self)
-            p = s[2].get(name)
+            v = _view(self)
+            p = v[4].get(name)
             if p is None:
-                p = _learn(s[2], _view_prefix(self), name)
-            if p:  # a DATA ``layer.field`` path
-                writes = s[1]
+                p = _learn(v[4], v[1], name)
+            writes = v[3]
+            # a DATA ``layer.field`` path, and the call is still open (once it is over,
+            # the run holds another dict: the general path then refuses the write)
+            if p and v[0].writes is writes:
                 if p.text in writes:  # re-inserted at the end: write order is kept
                     del writes[p.text]
                 writes[p.text] = (p, value)
@@ -91,8 +100,14 @@ class FastView(View):
         _view_setattr(self, name, value)
 
 
-_fv_s = FastView._s.__get__  # type: ignore[attr-defined]
-_fv_set_s = FastView._s.__set__  # type: ignore[attr-defined]
+def _fast_view(run: FastRun, name: str) -> FastView:
+    layer = run.state._root._m.get(name)
+    view = _new(FastView)
+    m = layer._m if type(layer) is FrozenMap else _EMPTY
+    # a view made after the call (a kept ctx) gets its own copy: never the run's dict
+    writes = dict(run.writes) if run.closed else run.writes
+    _set_view(view, (run, name, m, writes, _LAYER_FIELDS[name]))
+    return view
 
 
 class FastContext(ProcessContext):
@@ -114,18 +129,22 @@ class FastContext(ProcessContext):
         raise AttributeError(f"ctx has no attribute {name!r}")
 
 
-_fc_set_domain = FastContext.__dict__["domain"].__set__
+_fc_domain = FastContext.__dict__["domain"]
+_fc_set_domain = _fc_domain.__set__
+FastContext.domain_ctx = property(_fc_domain.__get__)  # type: ignore[assignment]
+
+
+def fast_context(run: FastRun) -> FastContext:
+    """The ``ctx`` of a fast call, its ``domain`` view made at once (nearly every
+    process reads it). The run keeps no reference to either: no reference cycle."""
+    ctx = _new(FastContext)
+    _ctx_set_run(ctx, run)
+    _fc_set_domain(ctx, _fast_view(run, "domain"))
+    return ctx
 
 
 # layer -> {field name -> its ParsedPath, or False when it is not a plain DATA field}
-_LAYER_FIELDS: dict[str, dict[str, ParsedPath | bool]] = {}
-
-
-def _fields(layer: str) -> dict[str, ParsedPath | bool]:
-    fields = _LAYER_FIELDS.get(layer)
-    if fields is None:
-        fields = _LAYER_FIELDS[layer] = {}
-    return fields
+_LAYER_FIELDS: defaultdict[str, dict[str, ParsedPath | bool]] = defaultdict(dict)
 
 
 def _learn(fields: dict[str, ParsedPath | bool], layer: str, name: str) -> ParsedPath | bool:
@@ -144,18 +163,13 @@ def _learn(fields: dict[str, ParsedPath | bool], layer: str, name: str) -> Parse
     return p
 
 
-_DOMAIN = _fields("domain")
-
-
 class FastRun:
-    """Per-call runtime of a fast call (``ctx``, its ``domain`` view and the pending
-    writes are made together: nearly every process reads ``ctx.domain``)."""
+    """Per-call runtime of a fast call: the snapshot, the pending writes, helpers."""
 
     __slots__ = (
-        "ctx",
+        "closed",
         "engine",
         "has_signals",
-        "layers",
         "local",
         "outbox",
         "participants",
@@ -169,22 +183,12 @@ class FastRun:
         self.engine = engine
         self.spec = spec
         self.state = state
-        writes: dict[str, Entry] = {}
-        self.writes = writes
+        self.writes: dict[str, Entry] = {}
         self.local: _Scratch | None = None
         self.outbox: Any = None
         self.participants: list[Any] | None = None
         self.has_signals = False
-        layer = state._root._m.get("domain")
-        view = _new(FastView)
-        _set_run(view, self)
-        _set_prefix(view, "domain")
-        _fv_set_s(view, (layer._m if type(layer) is FrozenMap else _EMPTY, writes, _DOMAIN))
-        self.layers: dict[str, View] = {"domain": view}
-        ctx = _new(FastContext)
-        _ctx_set_run(ctx, self)
-        _fc_set_domain(ctx, view)
-        self.ctx = ctx
+        self.closed = ""  # "committed" / "rolled back" once the call is over
 
     def deny(self, path: str, access: str, reason: str) -> Exception:
         from .exceptions import ContractViolation
@@ -225,6 +229,8 @@ class FastRun:
         return True
 
     def write(self, path: str, value: Any) -> None:
+        if self.closed:
+            raise TransactionClosed(self.closed)
         p = _CACHE.get(path) or parse_path(path)
         if p.zone is _DATA and type(value) in FAST_TYPES:
             self._pend(p, value)
@@ -244,6 +250,8 @@ class FastRun:
         writes[p.text] = (p, value)
 
     def delete(self, path: str) -> None:
+        if self.closed:
+            raise TransactionClosed(self.closed)
         p = _CACHE.get(path) or parse_path(path)
         if p.zone is _HEAVY:
             try:
@@ -255,14 +263,8 @@ class FastRun:
         self._pend(*prepare_delete(p, self.state._root))
 
     def layer(self, name: str) -> View:
-        view = self.layers.get(name)
-        if view is None:
-            view = _new_view(self, name, FastView)  # type: ignore[arg-type]
-            layer = self.state._root._m.get(name)
-            m = layer._m if type(layer) is FrozenMap else _EMPTY
-            _fv_set_s(view, (m, self.writes, _fields(name)))
-            self.layers[name] = view
-        return view
+        """A new view of layer ``name`` (the ``ctx`` keeps it)."""
+        return _fast_view(self, name)
 
     def whole(self, path: str) -> Any:
         return self._overlay().get(path, {}) if self.writes else self.state.get(path, {})
@@ -303,8 +305,15 @@ class FastRun:
             if p.zone is _SIGNAL and value is not DELETED
         }
 
+    def close(self) -> None:
+        """The call committed: its ctx and views may still be read, never written (the
+        committed entries now belong to the journal: the run keeps a copy)."""
+        self.closed = "committed"
+        self.writes = dict(self.writes)
+
     def abort(self) -> None:
-        self.writes.clear()
+        self.closed = "rolled back"
+        self.writes = {}
         if self.participants is not None:
             for participant in self.participants:
                 participant.on_rollback()
