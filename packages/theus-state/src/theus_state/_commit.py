@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._conflicts import ConflictManager
@@ -54,6 +54,7 @@ class Committer:
     _pm: HookFlags
     _journal: Journal
     _durable: bool
+    _append_record: Callable[[Any], None] | None
 
     def _apply_simple(self, entries: dict[str, Entry], requester: Any) -> int | None:
         """The blind-apply fast path for the common case -- scalar values written to
@@ -89,7 +90,11 @@ class Committer:
             root = _new(FrozenMap)
             _set_m(root, m0)
             version = cur.version + 1
-            self._journal.append(version, time.time(), requester, entries, root)
+            append_record = self._append_record
+            if append_record is not None:  # MemoryJournal.append, inlined
+                append_record((version, time.time(), requester, entries, root))
+            else:
+                self._journal.append(version, time.time(), requester, entries, root)
             exact, below = self._index.exact, self._index.below
             for p, _value in entries.values():  # ChangeIndex.record, inlined (2 keys)
                 keys = p[1]

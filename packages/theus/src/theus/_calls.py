@@ -223,8 +223,9 @@ class ProcessCalls:
             self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
         store = self._store
         run = FastRun(self, spec, store._state)
-        for participant in participants:
-            run.attach(participant)
+        if participants:
+            for participant in participants:
+                run.attach(participant)
         try:
             result = spec.fn(fast_context(run), **kwargs)
             if result is not None:

@@ -61,6 +61,7 @@ _MISSING = object()
 _new = object.__new__
 _EMPTY = EMPTY_MAP._m
 _FIELDS_MAX = 100_000
+_NOTHING: dict[str, Any] = {}  # never written to: the writes of a closed run
 _view_getattr = View.__getattribute__
 _view_setattr = View.__setattr__
 
@@ -105,7 +106,7 @@ def _fast_view(run: FastRun, name: str) -> FastView:
     view = _new(FastView)
     m = layer._m if type(layer) is FrozenMap else _EMPTY
     # a view made after the call (a kept ctx) gets its own copy: never the run's dict
-    writes = dict(run.writes) if run.closed else run.writes
+    writes = dict(run.committed) if run.closed else run.writes
     _set_view(view, (run, name, m, writes, _LAYER_FIELDS[name]))
     return view
 
@@ -168,6 +169,7 @@ class FastRun:
 
     __slots__ = (
         "closed",
+        "committed",
         "engine",
         "has_signals",
         "local",
@@ -189,6 +191,7 @@ class FastRun:
         self.participants: list[Any] | None = None
         self.has_signals = False
         self.closed = ""  # "committed" / "rolled back" once the call is over
+        self.committed: dict[str, Entry] = _NOTHING  # the writes, once committed
 
     def deny(self, path: str, access: str, reason: str) -> Exception:
         from .exceptions import ContractViolation
@@ -199,15 +202,19 @@ class FastRun:
         """A throw-away transaction holding the pending writes (rare path: a read of a
         path related to, but not equal to, a pending write)."""
         tx = Transaction(self.engine._store, self.state)
-        for text, (_p, value) in self.writes.items():
+        for text, (_p, value) in self._entries().items():
             if value is DELETED:
                 tx.delete(text)
             else:
                 tx.set(text, value)
         return tx
 
+    def _entries(self) -> dict[str, Entry]:
+        """The call's writes: pending, or committed once the call is over."""
+        return self.committed if self.closed else self.writes
+
     def read(self, path: str) -> Any:
-        writes = self.writes
+        writes = self._entries()
         if writes:
             text = (_CACHE.get(path) or parse_path(path)).text
             entry = writes.get(text)
@@ -267,7 +274,7 @@ class FastRun:
         return _fast_view(self, name)
 
     def whole(self, path: str) -> Any:
-        return self._overlay().get(path, {}) if self.writes else self.state.get(path, {})
+        return self._overlay().get(path, {}) if self._entries() else self.state.get(path, {})
 
     def recent_signals(self) -> Any:
         return self.state.signals
@@ -306,14 +313,17 @@ class FastRun:
         }
 
     def close(self) -> None:
-        """The call committed: its ctx and views may still be read, never written (the
-        committed entries now belong to the journal: the run keeps a copy)."""
+        """The call committed: its ctx and views may still be read, never written. The
+        committed entries now belong to the journal: they move to ``committed``, and
+        views, seeing another dict in ``run.writes`` than their own, take the general
+        path, which refuses writes."""
         self.closed = "committed"
-        self.writes = dict(self.writes)
+        self.committed = self.writes
+        self.writes = _NOTHING
 
     def abort(self) -> None:
         self.closed = "rolled back"
-        self.writes = {}
+        self.writes = _NOTHING
         if self.participants is not None:
             for participant in self.participants:
                 participant.on_rollback()
