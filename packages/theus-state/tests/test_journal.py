@@ -401,3 +401,41 @@ def test_unbounded_memory_journal_keeps_everything() -> None:
         store.apply({"domain.n": i})
     assert len(store.journal) == 200  # type: ignore[arg-type]
     assert all(store.at(v).get("domain.n") == v for v in range(201))
+
+
+def test_readers_get_frozen_maps_never_storage_nodes(tmp_path: Path) -> None:
+    """The tree stores raw nodes; every way out hands a FrozenMap (nested ones too)."""
+    from theus_state import FrozenList, FrozenMap, freeze
+
+    for journal in (MemoryJournal(), durable(tmp_path)):
+        store = Store({"domain": {"cfg": {"a": {"b": 1}}, "items": [{"x": 1}]}}, journal=journal)
+        with store.transaction() as tx:
+            tx.set("domain.user", {"name": "ann", "tags": {"t": 1}})
+            tx.set("domain.sig_evt", {"kind": "made"})
+            assert type(tx.get("domain.user")) is FrozenMap
+            assert type(tx.writes["domain.user"]) is FrozenMap
+            assert type(tx.signal_writes["domain.sig_evt"]) is FrozenMap
+        state = store.state
+        user = state.get("domain.user")
+        assert type(user) is FrozenMap and type(user["tags"]) is FrozenMap
+        assert type(user.tags) is FrozenMap and type(user.get("tags")) is FrozenMap
+        assert all(type(v) is FrozenMap for k, v in user.items() if k == "tags")
+        assert type(state.get("domain.cfg").a) is FrozenMap
+        assert type(state.domain) is FrozenMap and type(state.domain.cfg) is FrozenMap
+        assert type(state.root) is FrozenMap and type(state.root["domain"]) is FrozenMap
+        items = state.get("domain.items")
+        assert type(items) is FrozenList and type(items[0]) is FrozenMap
+        assert type(state.signals["domain.sig_evt"]) is FrozenMap
+        assert type(store.at(1).get("domain.user")) is FrozenMap
+        (record,) = store.history()
+        assert type(record.changes["domain.user"]) is FrozenMap
+        assert user == {"name": "ann", "tags": {"t": 1}} and user.to_dict()["tags"] == {"t": 1}
+        assert state.to_dict()["domain"]["user"] == {"name": "ann", "tags": {"t": 1}}
+        assert freeze(user) == user and hash(freeze({"k": 1})) == hash(freeze({"k": 1}))
+        with store.transaction() as tx:  # a FrozenMap read back is written again as is
+            tx.set("domain.copy", user)
+        assert store.state.get("domain.copy") == user
+        journal.close()
+    reopened = Store.open(durable(tmp_path))
+    assert type(reopened.state.get("domain.user")) is FrozenMap
+    assert type(reopened.state.get("domain.user").tags) is FrozenMap

@@ -10,7 +10,7 @@ import pytest
 
 from theus import ContractViolation, TheusEngine, View, process
 from theus_signals import OutboxMessage
-from theus_state import InvalidPath, ZoneViolation
+from theus_state import FrozenMap, InvalidPath, ZoneViolation
 
 
 def both(ctx: dict[str, Any], *fns: Any) -> tuple[TheusEngine, TheusEngine]:
@@ -159,6 +159,7 @@ def test_signals_outbox_and_rollback() -> None:
     assert seen == [] and len(fast.outbox) == 0 and fast.state.version == 0
     fast.run(emit)
     assert seen == [("domain.sig_b", 1, 1), ("domain.sig_a", {"k": 2}, 1)]
+    assert type(seen[1][1]) is FrozenMap  # never the storage form
     assert [m.key for m in fast.outbox.pending()] == ["m1"]
     assert fast.state.signals == {"domain.sig_b": 1, "domain.sig_a": {"k": 2}}
 

@@ -34,7 +34,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._frozen import FrozenList, FrozenMap, Opaque
+from ._frozen import FrozenList, FrozenMap, Node, Opaque
 from .exceptions import SerializationError
 
 __all__ = ["Codec", "default_codec", "register_codec"]
@@ -75,7 +75,7 @@ class Codec:
             return v if -_I64 <= v < _I64 else {"$t": "int", "v": str(v)}
         if t is float:
             return v if math.isfinite(v) else {"$t": "float", "v": repr(v)}
-        if t is FrozenMap or t is dict:
+        if t is FrozenMap or t is dict or t is Node:
             items = v._m.items() if t is FrozenMap else v.items()
             pairs = list(items)
             if all(type(k) is str for k, _ in pairs) and not any(k == "$t" for k, _ in pairs):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._conflicts import ConflictManager
-from ._frozen import EMPTY_MAP, FrozenMap, _new, _set_m
+from ._frozen import EMPTY_NODE, Node, out
 from ._heavy import HeavyStore
 from ._index import ChangeIndex
 from ._journal import Journal
@@ -71,7 +71,7 @@ class Committer:
             cur = self._state
             if cur._signals:
                 return None
-            m0 = cur._root._m
+            m0 = cur._root
             # p is a ParsedPath: p[1] keys, p[2] zone (indexing: cheaper than attributes)
             for p, value in entries.values():
                 keys = p[1]
@@ -79,16 +79,10 @@ class Committer:
                     return None
                 k0, k1 = keys
                 layer = m0.get(k0)
-                if type(layer) is not FrozenMap:
+                if type(layer) is not Node or type(layer.get(k1)) is Node:
                     return None
-                m1 = layer._m
-                if type(m1.get(k1)) is FrozenMap:
-                    return None
-                layer = _new(FrozenMap)
-                _set_m(layer, m1.set(k1, value))
-                m0 = m0.set(k0, layer)
-            root = _new(FrozenMap)
-            _set_m(root, m0)
+                m0 = m0.set(k0, layer.set(k1, value))
+            root = m0
             version = cur.version + 1
             append_record = self._append_record
             if append_record is not None:  # MemoryJournal.append, inlined
@@ -120,7 +114,7 @@ class Committer:
             if (
                 type(value) in FAST_TYPES
                 and p.zone is _DATA
-                and type(tree_get(root, p.keys)) is not FrozenMap
+                and type(tree_get(root, p.keys)) is not Node
             ):
                 writes.pop(p.text, None)
                 writes[p.text] = (p, value)
@@ -199,7 +193,7 @@ class Committer:
             elif cur is tx._base:
                 root = tx._root
                 if tx._local:
-                    root = tree_set(root, ("local",), cur._root._m.get("local", EMPTY_MAP))
+                    root = tree_set(root, ("local",), cur._root.get("local", EMPTY_NODE))
                 version = self._publish(cur, root, writes, tx._participants, requester)
             else:
                 conflict = self._find_conflict(tx.version, writes, tx._reads, cur.version)
@@ -233,7 +227,7 @@ class Committer:
     def _publish(
         self,
         cur: State,
-        root: FrozenMap,
+        root: Node[str, Any],
         writes: dict[str, Entry],
         participants: Iterable[CommitParticipant],
         requester: Any,
@@ -242,7 +236,7 @@ class Committer:
         signals: dict[str, Any] = {}
         for text, (p, value) in writes.items():
             if p.zone is _SIGNAL and value is not DELETED:
-                signals[text] = value
+                signals[text] = out(value)
         for text in cur._signals:  # the previous commit's signals do not survive
             if text not in signals:
                 try:
@@ -298,7 +292,7 @@ class Committer:
         return None
 
     @staticmethod
-    def _replay(root: FrozenMap, writes: dict[str, Entry]) -> FrozenMap:
+    def _replay(root: Node[str, Any], writes: dict[str, Entry]) -> Node[str, Any]:
         for p, value in writes.values():
             if p.keys[0] == "local":
                 continue

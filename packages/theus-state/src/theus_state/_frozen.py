@@ -12,6 +12,12 @@ Rules (the copy-on-write guarantee):
 - Consequently nothing a reader obtains can be mutated in place into committed state, and
   the caller's own object (the mapping a Store was built from, a value after ``tx.set``)
   is never aliased by the state. Reads cost nothing extra for frozen containers.
+
+Storage form (internal): the state tree is made of raw ``immutables.Map`` *nodes*; a
+mapping stored in a node is itself a node (:func:`node_of` makes that form). A
+:class:`FrozenMap` is the read-only face of a node, made when a reader receives one
+(:func:`out`) -- so a commit never allocates wrappers, only the nodes it changes.
+Elsewhere (items of lists and tuples, values handed to users) mappings are FrozenMaps.
 """
 
 from __future__ import annotations
@@ -28,7 +34,20 @@ from typing import Any, NoReturn
 
 import immutables
 
-__all__ = ["FrozenList", "FrozenMap", "Opaque", "freeze", "thaw"]
+__all__ = [
+    "EMPTY_NODE",
+    "FrozenList",
+    "FrozenMap",
+    "Node",
+    "Opaque",
+    "freeze",
+    "node_of",
+    "out",
+    "thaw",
+]
+
+Node = immutables.Map  # a node of the state tree
+EMPTY_NODE: immutables.Map[Any, Any] = immutables.Map()
 
 
 class Opaque:
@@ -46,8 +65,15 @@ class Opaque:
         return (Opaque, (self.obj,))
 
 
-def _unwrap(v: Any) -> Any:
-    return v.get() if type(v) is Opaque else v
+def out(v: Any) -> Any:
+    """A stored value as a reader receives it: a node as a FrozenMap, an Opaque object as
+    a fresh deep copy, anything else as it is."""
+    t = type(v)
+    if t is Node:
+        fm = _new(FrozenMap)
+        _set_m(fm, v)
+        return fm
+    return v.get() if t is Opaque else v
 
 
 class FrozenMap(Mapping[Any, Any]):
@@ -56,19 +82,18 @@ class FrozenMap(Mapping[Any, Any]):
     Equal to any mapping with the same items."""
 
     __slots__ = ("_m",)
-    _m: immutables.Map[Any, Any]
+    _m: immutables.Map[Any, Any]  # a node: values in storage form
 
     def __init__(self, data: Mapping[Any, Any] | Iterable[tuple[Any, Any]] = (), /) -> None:
         items = data.items() if isinstance(data, Mapping) else data
-        object.__setattr__(self, "_m", immutables.Map({k: freeze(v) for k, v in items}))
+        object.__setattr__(self, "_m", immutables.Map({k: node_of(v) for k, v in items}))
 
     def __getitem__(self, key: Any) -> Any:
-        v = self._m[key]
-        return v.get() if type(v) is Opaque else v
+        return out(self._m[key])
 
     def get(self, key: Any, default: Any = None) -> Any:
-        v = self._m.get(key, default)
-        return v.get() if type(v) is Opaque else v
+        v = self._m.get(key, _ABSENT)
+        return default if v is _ABSENT else out(v)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -77,7 +102,7 @@ class FrozenMap(Mapping[Any, Any]):
             v = self._m[name]
         except KeyError:
             raise AttributeError(f"FrozenMap has no key {name!r}") from None
-        return v.get() if type(v) is Opaque else v
+        return out(v)
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise TypeError("FrozenMap is read-only; write through a transaction")
@@ -100,7 +125,7 @@ class FrozenMap(Mapping[Any, Any]):
             if len(other) != len(self._m):
                 return False
             missing = object()
-            return all(other.get(k, missing) == _unwrap(v) for k, v in self._m.items())
+            return all(other.get(k, missing) == out(v) for k, v in self._m.items())
         return NotImplemented
 
     def __hash__(self) -> int:
@@ -120,7 +145,7 @@ class FrozenMap(Mapping[Any, Any]):
 
     def set(self, key: Any, value: Any) -> FrozenMap:
         """A new FrozenMap with ``key`` set (this one is unchanged)."""
-        return wrap(self._m.set(key, freeze(value)))
+        return wrap(self._m.set(key, node_of(value)))
 
     def delete(self, key: Any) -> FrozenMap:
         """A new FrozenMap without ``key`` (raises KeyError if absent)."""
@@ -135,6 +160,7 @@ def _rebuild_map(items: dict[Any, Any]) -> FrozenMap:
     return wrap(immutables.Map(items))
 
 
+_ABSENT: Any = object()
 _new = object.__new__
 _set_m = FrozenMap.__dict__["_m"].__set__
 
@@ -146,7 +172,7 @@ def wrap(m: immutables.Map[Any, Any]) -> FrozenMap:
     return fm
 
 
-EMPTY_MAP = wrap(immutables.Map())
+EMPTY_MAP = wrap(EMPTY_NODE)
 
 
 def _readonly(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
@@ -200,7 +226,6 @@ _IMMUTABLE: set[type] = {
     datetime.timezone,
     uuid.UUID,
     range,
-    FrozenMap,
     FrozenList,
 }
 
@@ -209,11 +234,26 @@ def freeze(value: Any) -> Any:
     """Return an immutable equivalent of ``value`` (see the module rules).
 
     Raises ``TypeError`` when an unknown object cannot be deep-copied."""
+    v = node_of(value)
+    if type(v) is Node:
+        fm = _new(FrozenMap)
+        _set_m(fm, v)
+        return fm
+    return v
+
+
+def node_of(value: Any) -> Any:
+    """:func:`freeze` in storage form: a mapping becomes a node (``immutables.Map``)
+    whose mappings are nodes too; items of lists and tuples are frozen as by ``freeze``.
+
+    Raises ``TypeError`` when an unknown object cannot be deep-copied."""
     t = type(value)
     if t in _IMMUTABLE:
         return value
+    if t is FrozenMap:
+        return value._m
     if t is dict:
-        return wrap(immutables.Map({k: freeze(v) for k, v in value.items()}))
+        return immutables.Map({k: node_of(v) for k, v in value.items()})
     if t is list:
         return FrozenList(freeze(v) for v in value)
     if t is tuple:
@@ -222,8 +262,8 @@ def freeze(value: Any) -> Any:
         return frozenset(value)
     if t is Opaque:
         return value
-    if isinstance(value, Mapping):
-        return wrap(immutables.Map({k: freeze(v) for k, v in value.items()}))
+    if isinstance(value, Mapping):  # immutables.Map included: its values may be mutable
+        return immutables.Map({k: node_of(v) for k, v in value.items()})
     if isinstance(value, enum.Enum):
         return value
     if isinstance(value, tuple):
@@ -251,6 +291,8 @@ def thaw(value: Any) -> Any:
     t = type(value)
     if t is FrozenMap:
         return {k: thaw(v) for k, v in value._m.items()}
+    if t is Node:
+        return {k: thaw(v) for k, v in value.items()}
     if t is FrozenList:
         return [thaw(v) for v in value]
     if t is tuple:

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-from ._frozen import FrozenMap
+from ._frozen import Node, out
 from ._paths import ParsedPath, Zone, parse_path
 from .exceptions import VersionNotFound
 
@@ -50,8 +50,8 @@ class Journal(Protocol):
     durable: bool
 
     def is_empty(self) -> bool: ...
-    def bootstrap(self, version: int, root: FrozenMap) -> None: ...
-    def restore(self) -> tuple[int, FrozenMap, dict[str, Any]]: ...
+    def bootstrap(self, version: int, root: Node[str, Any]) -> None: ...
+    def restore(self) -> tuple[int, Node[str, Any], dict[str, Any]]: ...
     def begin(self) -> sqlite3.Connection | None: ...
     def append(
         self,
@@ -59,11 +59,11 @@ class Journal(Protocol):
         ts: float,
         requester: Any,
         writes: Mapping[str, Entry],
-        root: FrozenMap,
+        root: Node[str, Any],
     ) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
-    def root_at(self, version: int) -> FrozenMap: ...
+    def root_at(self, version: int) -> Node[str, Any]: ...
     def records(self, path: str | None = None) -> Iterator[CommitRecord]: ...
     def prune(self, keep_last: int) -> int: ...
     def batch(self) -> contextlib.AbstractContextManager[None]: ...
@@ -86,7 +86,7 @@ def overlaps(a: str, b: str) -> bool:
 
 
 def signal_paths(writes: Mapping[str, Entry]) -> dict[str, Any]:
-    return {text: v for text, (p, v) in writes.items() if p.zone is Zone.SIGNAL}
+    return {text: out(v) for text, (p, v) in writes.items() if p.zone is Zone.SIGNAL}
 
 
 class MemoryJournal:
@@ -110,7 +110,7 @@ class MemoryJournal:
         if keep_last is not None and keep_last < 1:
             raise ValueError(f"keep_last must be >= 1 or None, got {keep_last}")
         self._keep_last = keep_last
-        self._records: deque[tuple[int, float, Any, Mapping[str, Entry], FrozenMap]]
+        self._records: deque[tuple[int, float, Any, Mapping[str, Entry], Node[str, Any]]]
         self._records = deque(maxlen=None if keep_last is None else keep_last + 1)
         self._lock = threading.Lock()
 
@@ -121,10 +121,10 @@ class MemoryJournal:
     def is_empty(self) -> bool:
         return not self._records
 
-    def bootstrap(self, version: int, root: FrozenMap) -> None:
+    def bootstrap(self, version: int, root: Node[str, Any]) -> None:
         self._records.append((version, 0.0, None, {}, root))
 
-    def restore(self) -> tuple[int, FrozenMap, dict[str, Any]]:
+    def restore(self) -> tuple[int, Node[str, Any], dict[str, Any]]:
         records = self._records
         v, _ts, _rq, writes, root = records[-1]
         return v, root, signal_paths(writes) if len(records) > 1 else {}
@@ -138,7 +138,7 @@ class MemoryJournal:
         ts: float,
         requester: Any,
         writes: Mapping[str, Entry],
-        root: FrozenMap,
+        root: Node[str, Any],
     ) -> None:
         self._records.append((version, ts, requester, writes, root))
 
@@ -148,7 +148,7 @@ class MemoryJournal:
     def rollback(self) -> None:
         return None
 
-    def root_at(self, version: int) -> FrozenMap:
+    def root_at(self, version: int) -> Node[str, Any]:
         records = self._records
         while True:
             oldest, latest = records[0][0], records[-1][0]
@@ -169,7 +169,7 @@ class MemoryJournal:
         for version, ts, requester, writes, _root in snapshot:
             if wanted is not None and not any(overlaps(wanted, t) for t in writes):
                 continue
-            changes = {t: v for t, (_p, v) in writes.items()}
+            changes = {t: out(v) for t, (_p, v) in writes.items()}
             yield CommitRecord(version, ts, requester_label(requester), changes)
 
     def prune(self, keep_last: int) -> int:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ._codec import _DELETE_MARK, DELETE_TAG, Codec, default_codec
-from ._frozen import EMPTY_MAP, FrozenMap, freeze
+from ._frozen import EMPTY_NODE, Node, node_of, out
 from ._journal import CommitRecord, Entry, overlaps, requester_label
 from ._paths import Zone, parse_path
 from ._transaction import DELETED
@@ -170,19 +170,19 @@ class SqliteJournal:
         return self._conn
 
     # -- state encoding ----------------------------------------------------------------------
-    def _encode_root(self, root: FrozenMap) -> bytes:
+    def _encode_root(self, root: Node[str, Any]) -> bytes:
         return self.codec.dumps(self.codec.encode_value("<state>", root))
 
-    def _decode_root(self, blob: bytes) -> FrozenMap:
+    def _decode_root(self, blob: bytes) -> Node[str, Any]:
         data = self.codec.decode(self.codec.loads(blob))
-        root = EMPTY_MAP
+        root = EMPTY_NODE
         for layer, value in data.items():
-            root = tree_set(root, (layer,), freeze(value))
+            root = tree_set(root, (layer,), node_of(value))
         return root
 
     def _apply_delta(
-        self, root: FrozenMap, delta: bytes, previous_signals: list[str]
-    ) -> tuple[FrozenMap, list[str], dict[str, Any]]:
+        self, root: Node[str, Any], delta: bytes, previous_signals: list[str]
+    ) -> tuple[Node[str, Any], list[str], dict[str, Any]]:
         for text in previous_signals:
             with contextlib.suppress(KeyError):
                 root = tree_delete(root, parse_path(text).keys)
@@ -196,8 +196,8 @@ class SqliteJournal:
                 with contextlib.suppress(KeyError):
                     root = tree_delete(root, p.keys)
             else:
-                frozen = freeze(value)
-                changes[text] = frozen
+                frozen = node_of(value)
+                changes[text] = out(frozen)
                 root = tree_set(root, p.keys, frozen)
                 if p.zone is Zone.SIGNAL:
                     signals.append(text)
@@ -209,7 +209,7 @@ class SqliteJournal:
             row = self._conn.execute("SELECT 1 FROM theus_snapshots LIMIT 1").fetchone()
             return row is None
 
-    def bootstrap(self, version: int, root: FrozenMap) -> None:
+    def bootstrap(self, version: int, root: Node[str, Any]) -> None:
         blob = self._encode_root(root)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -237,7 +237,7 @@ class SqliteJournal:
         latest = max(v for v in (row[1], row[2]) if v is not None)
         return oldest, latest
 
-    def _root_from(self, version: int) -> tuple[FrozenMap, list[str], int]:
+    def _root_from(self, version: int) -> tuple[Node[str, Any], list[str], int]:
         """Root at ``version`` and the SIGNAL paths written by that commit."""
         oldest, latest = self._bounds()
         if not oldest <= version <= latest:
@@ -269,11 +269,11 @@ class SqliteJournal:
         row = self._conn.execute("SELECT value FROM theus_meta WHERE key='base_version'").fetchone()
         return int(row[0]) if row else 0
 
-    def restore(self) -> tuple[int, FrozenMap, dict[str, Any]]:
+    def restore(self) -> tuple[int, Node[str, Any], dict[str, Any]]:
         with self._lock:
             _oldest, latest = self._bounds()
             root, signals, version = self._root_from(latest)
-        values = {text: tree_get(root, parse_path(text).keys) for text in signals}
+        values = {text: out(tree_get(root, parse_path(text).keys)) for text in signals}
         return version, root, values
 
     def begin(self) -> sqlite3.Connection:
@@ -297,7 +297,7 @@ class SqliteJournal:
         ts: float,
         requester: Any,
         writes: Mapping[str, Entry],
-        root: FrozenMap,
+        root: Node[str, Any],
     ) -> None:
         enc = self.codec.encode_value
         delta = self.codec.dumps(
@@ -337,7 +337,7 @@ class SqliteJournal:
             self._in_tx = False
             self._lock.release()
 
-    def root_at(self, version: int) -> FrozenMap:
+    def root_at(self, version: int) -> Node[str, Any]:
         with self._lock:
             return self._root_from(version)[0]
 
@@ -354,7 +354,7 @@ class SqliteJournal:
             changes: dict[str, Any] = {}
             for t, raw in pairs:
                 value = self.codec.decode(raw)
-                changes[t] = DELETED if value is _DELETE_MARK else freeze(value)
+                changes[t] = DELETED if value is _DELETE_MARK else out(node_of(value))
             yield CommitRecord(version, ts, requester, changes)
 
     def _prune_aligned(self, latest: int, keep_last: int) -> int:

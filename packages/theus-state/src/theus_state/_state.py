@@ -1,6 +1,6 @@
 """Immutable, versioned snapshots of a context.
 
-A :class:`State` wraps one FrozenMap root (``domain``/``global``/``local``), the version
+A :class:`State` wraps one root node (``domain``/``global``/``local``), the version
 of the commit that produced it, the SIGNAL values of that commit and a reference to the
 store's HEAVY table. Creating a State is O(1); reading a path is a cached parse plus one
 hash lookup per segment; nothing is ever deep-copied.
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ._frozen import EMPTY_MAP, FrozenMap, Opaque, thaw
+from ._frozen import EMPTY_NODE, FrozenMap, Node, out, thaw, wrap
 from ._heavy import HeavyStore
 from ._paths import _CACHE, Zone, parse_path, zone_of_key
 from ._tree import MISSING, NotAMapping, tree_set
@@ -33,7 +33,7 @@ class State:
     def __init__(
         self,
         version: int,
-        root: FrozenMap,
+        root: Node[str, Any],
         heavy: HeavyStore,
         signals: Mapping[str, Any] = _EMPTY_SIGNALS,
     ) -> None:
@@ -53,17 +53,17 @@ class State:
         else:
             v = self._root
             for k in p.keys:
-                if type(v) is not FrozenMap:
+                if type(v) is not Node:
                     v = MISSING
                     break
-                v = v._m.get(k, MISSING)
+                v = v.get(k, MISSING)
                 if v is MISSING:
                     break
         if v is MISSING:
             if default is MISSING:
                 raise PathNotFound(p.text)
             return default
-        return v.get() if type(v) is Opaque else v
+        return out(v)
 
     def __contains__(self, path: str) -> bool:
         return self.get(path, MISSING) is not MISSING
@@ -78,8 +78,8 @@ class State:
                         root = tree_set(root, keys, obj)
                     except NotAMapping:
                         continue
-        layer = root._m.get(name, EMPTY_MAP)
-        return layer  # type: ignore[no-any-return]
+        layer = root.get(name, EMPTY_NODE)
+        return wrap(layer)
 
     @property
     def domain(self) -> FrozenMap:
@@ -110,38 +110,36 @@ class State:
     @property
     def root(self) -> FrozenMap:
         """The whole tree (all layers; DATA, CONSTANT, META and SIGNAL fields)."""
-        return self._root
+        return wrap(self._root)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"domain": ..., "global": ...}`` as plain dicts, DATA and CONSTANT fields only."""
-        return {
-            name: _thaw_data(self._root._m.get(name, EMPTY_MAP)) for name in ("domain", "global")
-        }
+        return {name: _thaw_data(self._root.get(name, EMPTY_NODE)) for name in ("domain", "global")}
 
     def __repr__(self) -> str:
         return f"<State version={self.version}>"
 
 
 def _thaw_data(node: Any) -> Any:
-    if type(node) is FrozenMap:
-        return {k: _thaw_data(v) for k, v in node._m.items() if zone_of_key(k) in _DATA_ZONES}
+    if type(node) is Node:
+        return {k: _thaw_data(v) for k, v in node.items() if zone_of_key(k) in _DATA_ZONES}
     return thaw(node)
 
 
-def _signals_in(root: FrozenMap) -> dict[str, Any]:
+def _signals_in(root: Node[str, Any]) -> dict[str, Any]:
     """SIGNAL fields present in a historical root (those of the commit that made it)."""
     found: dict[str, Any] = {}
 
     def walk(node: Any, prefix: str) -> None:
-        if type(node) is not FrozenMap:
+        if type(node) is not Node:
             return
-        for k, v in node._m.items():
+        for k, v in node.items():
             if type(k) is not str:
                 continue
             path = f"{prefix}.{k}" if prefix else k
             zone = zone_of_key(k)
             if zone is Zone.SIGNAL:
-                found[path] = v
+                found[path] = out(v)
             elif zone is None or not prefix:
                 walk(v, path)
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from ._commit import Committer
 from ._conflicts import ConflictManager
 from ._context import normalize_context
-from ._frozen import EMPTY_MAP, freeze
+from ._frozen import EMPTY_NODE, node_of, out
 from ._heavy import HeavyStore
 from ._index import ChangeIndex
 from ._journal import CommitRecord, Journal, MemoryJournal
@@ -99,23 +99,23 @@ class Store(Committer):
     # -- construction ------------------------------------------------------------------
     def _initial_state(self, context: Any) -> State:
         layers = normalize_context(context)
-        root = EMPTY_MAP
+        root = EMPTY_NODE
         signals: dict[str, Any] = {}
         for layer in ("domain", "global", "local"):
             routed = Routed()
             data = route_mapping((layer,), layers.get(layer, {}), routed)
             try:
-                root = tree_set(root, (layer,), freeze(data))
+                root = tree_set(root, (layer,), node_of(data))
             except TypeError as exc:
                 raise InvalidContext(f"layer {layer!r}: {exc}") from None
             for keys, value in routed.signals:
                 text = ".".join(keys)
                 try:
-                    frozen = freeze(value)
+                    frozen = node_of(value)
                 except TypeError as exc:
                     raise InvalidValue(text, type(value).__name__, str(exc)) from None
                 root = tree_set(root, keys, frozen)
-                signals[text] = frozen
+                signals[text] = out(frozen)
             for keys, value in routed.heavy:
                 self._heavy._items[keys] = value
         return State(0, root, self._heavy, signals or _EMPTY_SIGNALS)

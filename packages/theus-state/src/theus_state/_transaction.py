@@ -23,7 +23,7 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._frozen import FrozenMap, Opaque
+from ._frozen import Node, out
 from ._paths import _CACHE, ParsedPath, Zone, parse_path
 from ._tree import MISSING, NotAMapping, tree_delete, tree_get, tree_set
 from ._writes import DELETED, FAST_TYPES, check_constants, prepare_delete, prepare_set
@@ -103,7 +103,7 @@ class Transaction:
             if default is MISSING:
                 raise PathNotFound(p.text)
             return default
-        return v.get() if type(v) is Opaque else v
+        return out(v)
 
     @property
     def signal_writes(self) -> dict[str, Any]:
@@ -111,7 +111,7 @@ class Transaction:
         if not self._signals:
             return {}
         return {
-            text: v
+            text: out(v)
             for text, (p, v) in self._writes.items()
             if p.zone is _SIGNAL and v is not DELETED
         }
@@ -119,7 +119,7 @@ class Transaction:
     @property
     def writes(self) -> dict[str, Any]:
         """Pending writes ``path -> value`` (``DELETED`` for deletions), in write order."""
-        return {text: v for text, (_p, v) in self._writes.items()}
+        return {text: out(v) for text, (_p, v) in self._writes.items()}
 
     # -- writing ---------------------------------------------------------------------
     def set(self, path: str, value: Any) -> None:
@@ -127,7 +127,7 @@ class Transaction:
         if self._status is not _OPEN:
             raise TransactionClosed(self._status)
         if type(value) in FAST_TYPES and p.zone is _DATA:
-            if type(tree_get(self._root, p.keys)) is FrozenMap:
+            if type(tree_get(self._root, p.keys)) is Node:
                 check_constants(p, self._root, {})
             self._put(p, value)
             return

@@ -1,7 +1,8 @@
 """Validating and freezing one write, shared by transactions, CAS and blind applies.
 
 ``prepare_set`` / ``prepare_delete`` raise before anything changes (bad zone, changed
-constant, unstorable value) and return the frozen entries to apply plus the HEAVY
+constant, unstorable value) and return the entries to apply (values in storage form:
+see ``_frozen``) plus the HEAVY
 values to write through. A mapping written to a DATA path is routed: its ``heavy_``
 fields go to the HEAVY table, its ``sig_``/``cmd_`` fields become SIGNAL entries.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._frozen import FrozenMap, freeze
+from ._frozen import FrozenMap, Node, node_of
 from ._paths import ParsedPath, Zone, parse_path
 from ._tree import MISSING, tree_get
 from ._zones import Routed, collect_constants, route_mapping
@@ -33,7 +34,7 @@ DELETED: Any = _Deleted()
 FAST_TYPES = frozenset({int, float, str, bool, type(None), bytes})
 
 
-def check_constants(p: ParsedPath, root: FrozenMap, fresh: dict[tuple[str, ...], Any]) -> None:
+def check_constants(p: ParsedPath, root: Node[str, Any], fresh: dict[tuple[str, ...], Any]) -> None:
     """Refuse a write at ``p`` that would add, change or drop a CONSTANT field."""
     old: dict[tuple[str, ...], Any] = {}
     collect_constants(p.keys, tree_get(root, p.keys), old)
@@ -41,18 +42,18 @@ def check_constants(p: ParsedPath, root: FrozenMap, fresh: dict[tuple[str, ...],
         return
     for keys in old.keys() | fresh.keys():
         o, n = old.get(keys, MISSING), fresh.get(keys, MISSING)
-        if o is MISSING or n is MISSING or freeze(n) != o:
+        if o is MISSING or n is MISSING or node_of(n) != o:
             raise ZoneViolation(".".join(keys), "CONSTANT", "constant fields cannot change")
 
 
 def _freeze(text: str, value: Any) -> Any:
     try:
-        return freeze(value)
+        return node_of(value)
     except TypeError as exc:
         raise InvalidValue(text, type(value).__name__, str(exc)) from None
 
 
-def prepare_set(p: ParsedPath, value: Any, root: FrozenMap) -> tuple[list[Entry], list[Entry]]:
+def prepare_set(p: ParsedPath, value: Any, root: Node[str, Any]) -> tuple[list[Entry], list[Entry]]:
     zone = p.zone
     if zone is Zone.HEAVY:
         return [], [(p, value)]
@@ -61,7 +62,7 @@ def prepare_set(p: ParsedPath, value: Any, root: FrozenMap) -> tuple[list[Entry]
     if value is DELETED:
         return [prepare_delete(p, root)], []
     if type(value) in FAST_TYPES:
-        if type(tree_get(root, p.keys)) is FrozenMap:
+        if type(tree_get(root, p.keys)) is Node:
             check_constants(p, root, {})
         return [(p, value)], []
     routed = None
@@ -81,7 +82,7 @@ def prepare_set(p: ParsedPath, value: Any, root: FrozenMap) -> tuple[list[Entry]
     return entries, heavy
 
 
-def prepare_delete(p: ParsedPath, root: FrozenMap) -> Entry:
+def prepare_delete(p: ParsedPath, root: Node[str, Any]) -> Entry:
     if p.zone is Zone.CONSTANT:
         raise ZoneViolation(p.text, "CONSTANT", "constant fields cannot be deleted")
     if len(p.keys) == 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._frozen import FrozenMap
+from ._frozen import FrozenMap, Node
 from ._paths import Zone, zone_of_key
 
 __all__ = ["Routed", "collect_constants", "route_mapping"]
@@ -39,7 +39,7 @@ def route_mapping(keys: Keys, value: Mapping[Any, Any], out: Routed) -> dict[Any
             if isinstance(v, Mapping) and not isinstance(v, FrozenMap):
                 v = route_mapping((*keys, k), v, out)
             elif type(v) is FrozenMap:
-                collect_constants((*keys, k), v, out.constants)
+                collect_constants((*keys, k), v._m, out.constants)
             result[k] = v
         elif zone is Zone.HEAVY:
             out.heavy.append(((*keys, k), v))
@@ -53,10 +53,10 @@ def route_mapping(keys: Keys, value: Mapping[Any, Any], out: Routed) -> dict[Any
 
 
 def collect_constants(keys: Keys, node: Any, out: dict[Keys, Any]) -> None:
-    """Record every CONSTANT field stored under a frozen ``node``."""
-    if type(node) is not FrozenMap:
+    """Record every CONSTANT field stored under ``node`` (storage form)."""
+    if type(node) is not Node:
         return
-    for k, v in node._m.items():
+    for k, v in node.items():
         zone = zone_of_key(k)
         if zone is Zone.CONSTANT:
             out[(*keys, k)] = v

@@ -25,14 +25,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from theus_state import (
     DELETED,
-    FrozenMap,
     PathNotFound,
     State,
     Transaction,
     TransactionClosed,
     Zone,
 )
-from theus_state._frozen import EMPTY_MAP, Opaque
+from theus_state._frozen import EMPTY_NODE, Node, Opaque, out
 from theus_state._paths import _CACHE, ParsedPath, parse_path
 from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
 
@@ -58,8 +57,8 @@ _HEAVY = Zone.HEAVY
 _SIGNAL = Zone.SIGNAL
 _DATA = Zone.DATA
 _MISSING = object()
+_NOT_PLAIN = frozenset({Node, Opaque})
 _new = object.__new__
-_EMPTY = EMPTY_MAP._m
 _FIELDS_MAX = 100_000
 _NOTHING: dict[str, Any] = {}  # never written to: the writes of a closed run
 _view_getattr = View.__getattribute__
@@ -80,7 +79,9 @@ class FastView(View):
                 # a field wins over a mapping method of the same name, as in View;
                 # HEAVY fields are never in the map: they take the general path
                 value = v[2].get(name, _MISSING)
-                if value is not _MISSING and type(value) is not Opaque:
+                # (a nested mapping is a node and an Opaque value a private copy: both
+                # leave through ``out`` on the general path)
+                if value is not _MISSING and type(value) not in _NOT_PLAIN:
                     return value
         return _view_getattr(self, name)
 
@@ -102,9 +103,9 @@ class FastView(View):
 
 
 def _fast_view(run: FastRun, name: str) -> FastView:
-    layer = run.state._root._m.get(name)
+    layer = run.state._root.get(name)
     view = _new(FastView)
-    m = layer._m if type(layer) is FrozenMap else _EMPTY
+    m = layer if type(layer) is Node else EMPTY_NODE
     # a view made after the call (a kept ctx) gets its own copy: never the run's dict
     writes = dict(run.committed) if run.closed else run.writes
     _set_view(view, (run, name, m, writes, _LAYER_FIELDS[name]))
@@ -205,8 +206,8 @@ class FastRun:
         for text, (_p, value) in self._entries().items():
             if value is DELETED:
                 tx.delete(text)
-            else:
-                tx.set(text, value)
+            else:  # a node as its FrozenMap: set again in O(1), not re-routed
+                tx.set(text, out(value) if type(value) is Node else value)
         return tx
 
     def _entries(self) -> dict[str, Entry]:
@@ -222,7 +223,7 @@ class FastRun:
                 value = entry[1]
                 if value is DELETED:
                     raise PathNotFound(text)
-                return value.get() if type(value) is Opaque else value
+                return out(value)
             dotted = text + "."
             if any(k.startswith(dotted) or text.startswith(k + ".") for k in writes):
                 return self._overlay().get(text)
@@ -295,7 +296,7 @@ class FastRun:
 
     def pending(self) -> dict[str, Any]:
         """The pending writes as ``path -> frozen value``, in write order."""
-        return {text: value for text, (_p, value) in self.writes.items()}
+        return {text: out(value) for text, (_p, value) in self.writes.items()}
 
     def commit(self) -> int:
         """Apply the pending writes with their participants through ``store.apply``
@@ -307,7 +308,7 @@ class FastRun:
     def signal_writes(self) -> dict[str, Any]:
         """Pending SIGNAL writes ``path -> frozen value``, in write order."""
         return {
-            text: value
+            text: out(value)
             for text, (p, value) in self.writes.items()
             if p.zone is _SIGNAL and value is not DELETED
         }
