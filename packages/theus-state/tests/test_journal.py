@@ -437,5 +437,8 @@ def test_readers_get_frozen_maps_never_storage_nodes(tmp_path: Path) -> None:
         assert store.state.get("domain.copy") == user
         journal.close()
     reopened = Store.open(durable(tmp_path))
-    assert type(reopened.state.get("domain.user")) is FrozenMap
-    assert type(reopened.state.get("domain.user").tags) is FrozenMap
+    try:
+        assert type(reopened.state.get("domain.user")) is FrozenMap
+        assert type(reopened.state.get("domain.user").tags) is FrozenMap
+    finally:
+        reopened.close()

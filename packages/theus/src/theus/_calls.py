@@ -244,9 +244,9 @@ class ProcessCalls:
             run.abort()
             self._failed(spec, exc)
             raise
+        run.close()
         if run.has_signals:
             self._publish(run.signal_writes())
-        run.close()
         if not idle:
             audit.record_success(name)
         if active.get("theus_process_after"):
