@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from time import time as _time
 from typing import Any
 
 from ._conflicts import ConflictManager
@@ -71,35 +72,36 @@ class Committer:
             cur = self._state
             if cur._signals:
                 return None
-            m0 = cur._root
-            # p is a ParsedPath: p[1] keys, p[2] zone (indexing: cheaper than attributes)
+            root = cur._root
+            # p is a ParsedPath: p[1] keys, p[2] zone, p[4] ancestors (indexing is
+            # cheaper than attribute access on this path)
             for p, value in entries.values():
                 keys = p[1]
                 if p[2] is not _DATA or len(keys) != 2 or type(value) not in FAST_TYPES:
                     return None
                 k0, k1 = keys
-                layer = m0.get(k0)
+                layer = root.get(k0)
                 if type(layer) is not Node or type(layer.get(k1)) is Node:
                     return None
-                m0 = m0.set(k0, layer.set(k1, value))
-            root = m0
+                root = root.set(k0, layer.set(k1, value))
             version = cur.version + 1
             append_record = self._append_record
             if append_record is not None:  # MemoryJournal.append, inlined
-                append_record((version, time.time(), requester, entries, root))
+                append_record((version, _time(), requester, entries, root))
             else:
-                self._journal.append(version, time.time(), requester, entries, root)
+                self._journal.append(version, _time(), requester, entries, root)
             exact, below = self._index.exact, self._index.below
-            for p, _value in entries.values():  # ChangeIndex.record, inlined (2 keys)
-                keys = p[1]
-                exact[keys] = below[keys] = below[p[4][0]] = version
+            for text, (p, _value) in entries.items():  # ChangeIndex.record, inlined
+                exact[text] = below[text] = below[p[4][0]] = version
             self._state = State(version, root, self._heavy, _EMPTY_SIGNALS)
         finally:
             lock.release()
-        cm = self._cm
-        if requester is not None and (cm._counts or cm._vip is not None):
-            cm.report_success(requester)
-        if self._pm.active.get("theus_state_commit"):
+        if requester is not None:
+            cm = self._cm
+            if cm._counts or cm._vip is not None:
+                cm.report_success(requester)
+        active = self._pm.active  # empty while no plugin implements any hook
+        if active and active.get("theus_state_commit"):
             self._pm.hook.theus_state_commit(
                 store=self, version=version, paths=tuple(entries), requester=requester
             )

@@ -1,9 +1,11 @@
 """Path-granular change index used for optimistic conflict detection.
 
 Rules / theory of operation:
-- ``exact[keys]`` is the last version whose commit wrote (set or deleted) exactly
-  ``keys``; ``below[keys]`` is the last version whose commit wrote ``keys`` or anything
+- ``exact[path]`` is the last version whose commit wrote (set or deleted) exactly
+  ``path``; ``below[path]`` is the last version whose commit wrote ``path`` or anything
   under it. Both are updated under the store's commit lock, O(depth) per written path.
+  Keys are canonical path texts (strings cache their hash; key tuples would be hashed
+  again at every lookup).
 - A transaction that started at version ``v`` and touched (read or wrote) ``keys``
   conflicts iff some later commit wrote ``keys``, a descendant of it (``below[keys] > v``),
   or an ancestor of it (``exact[a] > v`` for a proper prefix ``a``). Siblings never
@@ -24,18 +26,18 @@ class ChangeIndex:
     __slots__ = ("below", "exact")
 
     def __init__(self) -> None:
-        self.exact: dict[tuple[str, ...], int] = {}
-        self.below: dict[tuple[str, ...], int] = {}
+        self.exact: dict[str, int] = {}
+        self.below: dict[str, int] = {}
 
     def record(self, p: ParsedPath, version: int) -> None:
-        self.exact[p.keys] = version
+        self.exact[p.text] = version
         below = self.below
-        below[p.keys] = version
+        below[p.text] = version
         for a in p.ancestors:
             below[a] = version
 
     def changed_since(self, p: ParsedPath, since: int) -> bool:
-        if self.below.get(p.keys, 0) > since:
+        if self.below.get(p.text, 0) > since:
             return True
         exact = self.exact
         return any(exact.get(a, 0) > since for a in p.ancestors)

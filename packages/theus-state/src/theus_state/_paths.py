@@ -63,7 +63,7 @@ class ParsedPath(NamedTuple):
     keys: tuple[str, ...]  # (layer, key, key, ...)
     zone: Zone
     zone_depth: int  # index in keys of the segment that selected the zone (0 for DATA)
-    ancestors: tuple[tuple[str, ...], ...]  # proper prefixes of keys, shortest first
+    ancestors: tuple[str, ...]  # canonical texts of the proper prefixes, shortest first
 
 
 _CACHE: dict[Any, ParsedPath] = {}
@@ -93,7 +93,8 @@ def _parse(path: Any) -> ParsedPath:
             zone, depth = z, i
             break
     t = tuple(keys)
-    return ParsedPath(".".join(t), t, zone, depth, tuple(t[:i] for i in range(1, len(t))))
+    ancestors = tuple(".".join(t[:i]) for i in range(1, len(t)))
+    return ParsedPath(".".join(t), t, zone, depth, ancestors)
 
 
 def parse_path(path: Any) -> ParsedPath:

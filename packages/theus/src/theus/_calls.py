@@ -218,8 +218,8 @@ class ProcessCalls:
         idle = audit.is_idle(name)  # then no audit call is needed below
         if not (idle or audit.is_clear(name)):
             self._audit_inputs(spec, kwargs)
-        active = self._pm.active
-        if active.get("theus_process_before"):
+        active = self._pm.active  # empty while no plugin implements any hook
+        if active and active.get("theus_process_before"):
             self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
         store = self._store
         run = FastRun(self, spec, store._state)
@@ -227,7 +227,8 @@ class ProcessCalls:
             for participant in participants:
                 run.attach(participant)
         try:
-            result = spec.fn(fast_context(run), **kwargs)
+            ctx = fast_context(run)
+            result = spec.fn(ctx, **kwargs) if kwargs else spec.fn(ctx)
             if result is not None:
                 apply_result(run, result)  # type: ignore[arg-type]
             if not (idle or audit.is_clear(name, "outputs")):
@@ -249,7 +250,7 @@ class ProcessCalls:
             self._publish(run.signal_writes())
         if not idle:
             audit.record_success(name)
-        if active.get("theus_process_after"):
+        if active and active.get("theus_process_after"):
             self._pm.hook.theus_process_after(
                 engine=self, process=spec, result=result, version=version
             )

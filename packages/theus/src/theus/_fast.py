@@ -199,7 +199,7 @@ class FastRun:
         self.participants: list[Any] | None = None
         self.has_signals = False
         self.closed = ""  # "committed" / "rolled back" once the call is over
-        self.committed: dict[str, Entry] = _NOTHING  # the writes, once committed
+        # self.committed: the writes, set by close() (read only once ``closed``)
 
     def deny(self, path: str, access: str, reason: str) -> Exception:
         from .exceptions import ContractViolation
@@ -331,7 +331,7 @@ class FastRun:
 
     def abort(self) -> None:
         self.closed = "rolled back"
-        self.writes = _NOTHING
+        self.committed = self.writes = _NOTHING
         if self.participants is not None:
             for participant in self.participants:
                 participant.on_rollback()
