@@ -221,8 +221,7 @@ class ProcessCalls:
         active = self._pm.active  # empty while no plugin implements any hook
         if active and active.get("theus_process_before"):
             self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
-        store = self._store
-        run = FastRun(self, spec, store._state)
+        run = FastRun(self, spec, self._store._state)
         if participants:
             for participant in participants:
                 run.attach(participant)
@@ -233,19 +232,11 @@ class ProcessCalls:
                 apply_result(run, result)  # type: ignore[arg-type]
             if not (idle or audit.is_clear(name, "outputs")):
                 self._audit_outputs(spec, run.pending())
-            writes = run.writes
-            if run.participants is not None:
-                version = run.commit()
-            elif not writes:
-                version = run.state.version
-            else:
-                simple = store._apply_simple(writes, name)
-                version = run.commit() if simple is None else simple
+            version = run.commit()
         except BaseException as exc:
             run.abort()
             self._failed(spec, exc)
             raise
-        run.close()
         if run.has_signals:
             self._publish(run.signal_writes())
         if not idle:

@@ -199,7 +199,7 @@ class FastRun:
         self.participants: list[Any] | None = None
         self.has_signals = False
         self.closed = ""  # "committed" / "rolled back" once the call is over
-        # self.committed: the writes, set by close() (read only once ``closed``)
+        # self.committed: the writes, set by commit() (read only once ``closed``)
 
     def deny(self, path: str, access: str, reason: str) -> Exception:
         from .exceptions import ContractViolation
@@ -306,8 +306,27 @@ class FastRun:
         return {text: out(value) for text, (_p, value) in self.writes.items()}
 
     def commit(self) -> int:
-        """Apply the pending writes with their participants through ``store.apply``
-        (the general path: it validates every entry against the current state)."""
+        """Apply the pending writes (with the participants) and close the call: its ctx
+        and views may still be read, never written. The committed entries may now belong
+        to the journal, so they move to ``committed``; views, seeing another dict in
+        ``run.writes`` than their own, take the general path, which refuses writes."""
+        writes = self.writes
+        if self.participants is None:
+            if not writes:
+                version = self.state.version
+            else:  # the common case: the store's inlined blind apply
+                simple = self.engine._store._apply_simple(writes, self.spec.name)
+                version = self._apply() if simple is None else simple
+        else:
+            version = self._apply()
+        self.closed = "committed"
+        self.committed = writes
+        self.writes = _NOTHING
+        return version
+
+    def _apply(self) -> int:
+        """The general path: ``store.apply`` validates every entry against the current
+        state and runs the participants in the same commit."""
         return self.engine._store.apply(
             self.pending(), requester=self.spec.name, participants=self.participants or ()
         )
@@ -319,15 +338,6 @@ class FastRun:
             for text, (p, value) in self._entries().items()
             if p.zone is _SIGNAL and value is not DELETED
         }
-
-    def close(self) -> None:
-        """The call committed: its ctx and views may still be read, never written. The
-        committed entries now belong to the journal: they move to ``committed``, and
-        views, seeing another dict in ``run.writes`` than their own, take the general
-        path, which refuses writes."""
-        self.closed = "committed"
-        self.committed = self.writes
-        self.writes = _NOTHING
 
     def abort(self) -> None:
         self.closed = "rolled back"
