@@ -237,7 +237,10 @@ def test_vip_completes_while_three_threads_hammer_the_same_key() -> None:
         v = tx.get("domain.c")
         if cm.vip == "victim":
             vip_seen.append(cm.vip)
-        time.sleep(0.004)  # long enough for the hammers to commit in between
+        else:  # wait for a hammer to commit in between: a conflict every time, however
+            deadline = time.monotonic() + 1.0  # slow the machine
+            while store.state.version == tx.version and time.monotonic() < deadline:
+                time.sleep(0.0005)
         tx.set("domain.c", v + 1)
 
     def hammer(i: int) -> None:
