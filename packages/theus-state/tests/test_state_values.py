@@ -120,3 +120,23 @@ def test_to_dict_has_data_and_constant_fields_only() -> None:
     }
     assert store.state.get("domain.meta_t") == 3
     assert store.state.get("domain.nested.meta_n") == 1
+
+
+def test_a_mapping_read_shows_its_heavy_fields_by_reference() -> None:
+    """HEAVY fields nested in a DATA mapping live in the HEAVY table, yet reading the
+    mapping (state.get, tx.get, the layer view) shows them in place, never copied."""
+    buf = bytearray(4)
+    other = bytearray(2)
+    store = Store({"domain": {"model": {"name": "m", "heavy_w": buf, "inner": {"k": 1}}}})
+    state = store.state
+    model = state.get("domain.model")
+    assert model["heavy_w"] is buf and model["name"] == "m"
+    assert state.domain.model["heavy_w"] is buf
+    assert "heavy_w" not in state.get("domain.model.inner")  # only what lies below
+    assert state.to_dict()["domain"]["model"] == {"name": "m", "inner": {"k": 1}}
+    with store.transaction() as tx:
+        assert tx.get("domain.model")["heavy_w"] is buf
+        tx.set("domain.model.inner.heavy_x", other)  # HEAVY: written through at once
+        assert tx.get("domain.model")["inner"]["heavy_x"] is other
+    assert store.state.get("domain.model.inner")["heavy_x"] is other
+    assert store.state.get("domain.model.inner.k") == 1

@@ -139,8 +139,12 @@ def test_heavy_writes_go_through_without_copy_and_survive_rollback() -> None:
         tx.set("domain.models", {"heavy_weights": models, "name": "m"})
     assert store.state.get("domain.models.heavy_weights") is models
     assert store.state.get("domain.models.heavy_weights.enc") is models["enc"]
-    assert store.state.get("domain.models") == {"name": "m"}  # the DATA subtree
-    assert store.state.domain.models.heavy_weights is models  # layer views merge HEAVY
+    # reading the mapping shows its HEAVY field in place, by reference, as the layer
+    # view does; to_dict() keeps DATA only
+    assert store.state.get("domain.models") == {"name": "m", "heavy_weights": models}
+    assert store.state.get("domain.models")["heavy_weights"] is models
+    assert store.state.domain.models.heavy_weights is models
+    assert store.state.to_dict()["domain"]["models"] == {"name": "m"}
     with store.transaction() as tx:
         tx.set("domain.models.heavy_weights.enc", b"new")  # writes inside the object
     assert models["enc"] == b"new"

@@ -63,22 +63,17 @@ class State:
             if default is MISSING:
                 raise PathNotFound(p.text)
             return default
+        if type(v) is Node and len(self._heavy):
+            v = with_heavy(v, p.keys, self._heavy)
         return out(v)
 
     def __contains__(self, path: str) -> bool:
         return self.get(path, MISSING) is not MISSING
 
     def _layer(self, name: str) -> FrozenMap:
-        root = self._root
-        heavy = self._heavy
-        if len(heavy):
-            for keys, obj in heavy.entries():
-                if keys[0] == name:
-                    try:
-                        root = tree_set(root, keys, obj)
-                    except NotAMapping:
-                        continue
-        layer = root.get(name, EMPTY_NODE)
+        layer = self._root.get(name, EMPTY_NODE)
+        if len(self._heavy):
+            layer = with_heavy(layer, (name,), self._heavy)
         return wrap(layer)
 
     @property
@@ -118,6 +113,19 @@ class State:
 
     def __repr__(self) -> str:
         return f"<State version={self.version}>"
+
+
+def with_heavy(node: Node[str, Any], keys: tuple[str, ...], heavy: HeavyStore) -> Any:
+    """``node`` (the mapping stored at ``keys``) with the HEAVY objects stored below it
+    put back in place, by reference: what a reader of that mapping expects to see."""
+    depth = len(keys)
+    for hkeys, obj in heavy.entries():
+        if len(hkeys) > depth and hkeys[:depth] == keys:
+            try:
+                node = tree_set(node, hkeys[depth:], obj)
+            except NotAMapping:
+                continue
+    return node
 
 
 def _thaw_data(node: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._frozen import Node, out
 from ._paths import _CACHE, ParsedPath, Zone, parse_path
+from ._state import with_heavy
 from ._tree import MISSING, NotAMapping, tree_delete, tree_get, tree_set
 from ._writes import DELETED, FAST_TYPES, check_constants, prepare_delete, prepare_set
 from .exceptions import InvalidPath, PathNotFound, TransactionClosed
@@ -103,6 +104,8 @@ class Transaction:
             if default is MISSING:
                 raise PathNotFound(p.text)
             return default
+        if type(v) is Node and len(self._store._heavy):
+            v = with_heavy(v, p.keys, self._store._heavy)
         return out(v)
 
     @property
