@@ -25,6 +25,7 @@ from theus import (
     process,
 )
 from theus._parallel import build_payload
+from theus_flux import FluxError
 
 TESTS = Path(__file__).parent
 HAS_INTERPRETERS = _interp.api() is not None
@@ -446,3 +447,58 @@ def test_audit_applies_on_both_sides(
             engine.run("increment")
         assert engine.state.get("domain.counter") == 2
         assert engine.state.version == 1
+
+
+DURABLE_WF = """
+steps: [increment_seq, increment, increment, increment_seq]
+"""
+
+
+def test_parallel_steps_in_a_durable_run_commit_with_the_run_position(
+    backend: str, procs: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A parallel step's result commits in the same SQL transaction as the run position:
+    after a failure right behind such a commit, resuming never runs that step again."""
+    from theus_state import hookimpl as state_hookimpl
+
+    class FailAfterCommit:
+        def __init__(self, version: int) -> None:
+            self.version = version
+
+        @state_hookimpl
+        def theus_state_commit(self, version: int) -> None:
+            if version == self.version:
+                raise RuntimeError(f"lost the process after commit {version}")
+
+    db = tmp_path / "app.db"
+    with make_engine(backend, {"domain": {"counter": 0}}, monkeypatch, durable=db) as engine:
+        engine.register(procs.increment_seq)
+        engine.register(procs.increment)
+        failing = FailAfterCommit(3)  # the second parallel step has committed, durably
+        engine.store.plugin_manager.register(failing)
+        with pytest.raises(FluxError, match="after commit 3"):
+            engine.run_workflow(DURABLE_WF, run_id="r")
+        engine.store.plugin_manager.unregister(failing)
+        assert engine.state.get("domain.counter") == 3
+    options = {"executor": ThreadPoolExecutor(2)} if backend == "executor" else {}
+    with TheusEngine.open(db, **options) as engine:
+        engine.register(procs.increment_seq)
+        engine.register(procs.increment)
+        engine.resume_workflow("r")
+        assert engine.state.get("domain.counter") == 4  # no step ran twice
+        assert [r.version for r in engine.history("domain.counter")] == [1, 2, 3, 4]
+        assert {r.run_id: r.status for r in engine.workflow_runs()} == {"r": "complete"}
+
+
+def test_parallel_steps_in_an_async_durable_run(
+    procs: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with make_engine(
+        "executor", {"domain": {"counter": 0}}, monkeypatch, durable=tmp_path / "a.db"
+    ) as engine:
+        engine.register(procs.increment_seq)
+        engine.register(procs.increment)
+        done = asyncio.run(engine.execute_workflow(DURABLE_WF, run_id="a"))
+        assert done == ["increment_seq", "increment", "increment", "increment_seq"]
+        assert engine.state.get("domain.counter") == 4
+        assert {r.run_id: r.status for r in engine.workflow_runs()} == {"a": "complete"}

@@ -76,7 +76,9 @@ class ProcessCalls:
     def _resolve(self, target: Any) -> ProcessSpec:  # pragma: no cover - see TheusEngine
         raise NotImplementedError
 
-    def _submit_parallel(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Future[Any]:
+    def _submit_parallel(
+        self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
+    ) -> Future[Any]:
         raise NotImplementedError  # pragma: no cover - see TheusEngine
 
     def execute_parallel(self, target: Any, /, **kwargs: Any) -> Any:
@@ -149,7 +151,7 @@ class ProcessCalls:
     ) -> Any:
         if spec.parallel:
             loop = asyncio.get_running_loop()
-            future = self._submit_parallel(spec, kwargs)
+            future = self._submit_parallel(spec, kwargs, participants)
             return await asyncio.wrap_future(future, loop=loop)
         if not spec.is_async:
             return self._call(spec, kwargs, participants)

@@ -224,10 +224,12 @@ class TheusEngine(ProcessCalls):
 
         return get_pool(self)
 
-    def _submit_parallel(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> Any:
+    def _submit_parallel(
+        self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
+    ) -> Any:
         from ._pool import submit_parallel
 
-        return submit_parallel(self, spec, kwargs)
+        return submit_parallel(self, spec, kwargs, participants)
 
     def execute_parallel(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process on the parallel pool and commit its result here; returns the

@@ -219,15 +219,30 @@ def _decode(spec: ProcessSpec, raw: bytes) -> tuple[bool, Any, dict[str, Any]]:
 class _Call:
     """One parallel call: sends the task, and commits or re-sends its outcome."""
 
-    __slots__ = ("base", "engine", "kwargs", "pool", "requester", "result", "spec")
+    __slots__ = (
+        "base",
+        "engine",
+        "kwargs",
+        "participants",
+        "pool",
+        "requester",
+        "result",
+        "spec",
+    )
 
     def __init__(
-        self, engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any], pool: Any
+        self,
+        engine: TheusEngine,
+        spec: ProcessSpec,
+        kwargs: Mapping[str, Any],
+        pool: Any,
+        participants: tuple[Any, ...] = (),
     ) -> None:
         self.engine = engine
         self.spec = spec
         self.kwargs = kwargs
         self.pool = pool
+        self.participants = participants  # commit participants (a durable run's position)
         self.result: Future[Any] = Future()
         self.result.set_running_or_notify_cancel()
         self.requester = (spec.name, "parallel", id(self.result))
@@ -286,6 +301,8 @@ class _Call:
         (or of an output) raises ConflictError, and the caller re-runs the body."""
         engine, spec = self.engine, self.spec
         tx = Transaction(engine._store, self.base, self.requester)
+        for participant in self.participants:
+            tx.attach(participant)
         for pat in spec.input_patterns:
             if not pat.is_glob and pat.zone is not Zone.HEAVY:
                 tx.get(pat.text, None)  # record the read set
@@ -301,11 +318,16 @@ class _Call:
 
 
 def submit_task(
-    engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any], pool: Any
+    engine: TheusEngine,
+    spec: ProcessSpec,
+    kwargs: Mapping[str, Any],
+    pool: Any,
+    participants: tuple[Any, ...] = (),
 ) -> Future[Any]:
-    """``engine._begin``, then send the task; returns the caller's future."""
+    """``engine._begin``, then send the task; returns the caller's future. The result
+    commits with ``participants`` attached (in the same SQL transaction when durable)."""
     engine._begin(spec, kwargs)
-    call = _Call(engine, spec, kwargs, pool)
+    call = _Call(engine, spec, kwargs, pool, participants)
     try:
         call.send()
     except BaseException as exc:

@@ -339,15 +339,18 @@ def get_pool(engine: TheusEngine) -> AnyPool:
 
 
 def submit_parallel(
-    engine: TheusEngine, spec: ProcessSpec, kwargs: Mapping[str, Any]
+    engine: TheusEngine,
+    spec: ProcessSpec,
+    kwargs: Mapping[str, Any],
+    participants: tuple[Any, ...] = (),
 ) -> Future[Any]:
     """Run ``spec`` on the pool; the future resolves to its return value once the parent
-    committed it (see :mod:`theus._parallel`)."""
+    committed it, with ``participants`` (see :mod:`theus._parallel`)."""
     check_portable(spec)
     pool = get_pool(engine)
     target = pool.route(spec, kwargs)
     try:
-        return submit_task(engine, spec, kwargs, target)
+        return submit_task(engine, spec, kwargs, target, participants)
     except RuntimeError as exc:
         if isinstance(exc, TheusError):
             raise

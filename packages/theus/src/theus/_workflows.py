@@ -133,10 +133,8 @@ def _runner(
                         f"step {name!r}: async processes in a run with run_id need "
                         "execute_workflow / aresume_workflow"
                     )
-                if spec.parallel:
-                    raise FluxError(
-                        f"step {name!r}: parallel processes cannot be part of a durable run yet"
-                    )
+                if spec.parallel:  # its result commits with the run position
+                    return engine._submit_parallel(spec, {}, step_participants()).result()
                 return engine._call(spec, {}, step_participants())
 
     runner = FluxRunner(wf, executor, max_ops=max_ops, plugins=plugins)
