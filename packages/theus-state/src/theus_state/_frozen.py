@@ -69,7 +69,7 @@ def out(v: Any) -> Any:
     """A stored value as a reader receives it: a node as a FrozenMap, an Opaque object as
     a fresh deep copy, anything else as it is."""
     t = type(v)
-    if t is Node:
+    if t is Node:  # wrap(v), inlined: this runs on every read of a mapping
         fm = _new(FrozenMap)
         _set_m(fm, v)
         return fm
@@ -172,9 +172,6 @@ def wrap(m: immutables.Map[Any, Any]) -> FrozenMap:
     return fm
 
 
-EMPTY_MAP = wrap(EMPTY_NODE)
-
-
 def _readonly(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
     raise TypeError("FrozenList is read-only; build a new list and write it through a transaction")
 
@@ -235,11 +232,7 @@ def freeze(value: Any) -> Any:
 
     Raises ``TypeError`` when an unknown object cannot be deep-copied."""
     v = node_of(value)
-    if type(v) is Node:
-        fm = _new(FrozenMap)
-        _set_m(fm, v)
-        return fm
-    return v
+    return wrap(v) if type(v) is Node else v
 
 
 def node_of(value: Any) -> Any:
