@@ -19,7 +19,6 @@ Rules / theory of operation:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from time import time as _time
 from typing import Any
@@ -252,7 +251,7 @@ class Committer:
             try:
                 for participant in participants:
                     participant.on_commit(version, conn)
-                journal.append(version, time.time(), requester, writes, root)
+                journal.append(version, _time(), requester, writes, root)
                 journal.commit()
             except BaseException:
                 journal.rollback()
@@ -260,7 +259,7 @@ class Committer:
         else:  # in-memory journal: nothing to begin or commit, append cannot fail
             for participant in participants:
                 participant.on_commit(version, None)
-            journal.append(version, time.time(), requester, writes, root)
+            journal.append(version, _time(), requester, writes, root)
         record = self._index.record
         for p, _value in writes.values():
             if p.zone is not _SIGNAL and p.keys[0] != "local":
