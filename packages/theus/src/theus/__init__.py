@@ -2,11 +2,12 @@
 Flux workflows, audit, signals and managed shared memory."""
 
 from . import hookspecs
-from ._context import ProcessContext, View
+from ._context import ProcessContext
 from ._contracts import ProcessSpec, SemanticType, process
 from ._engine import TheusEngine
 from ._results import ReturnShapeError, StateUpdate
 from ._version import __version__
+from ._view import View
 from .exceptions import (
     ContractViolation,
     InvalidProcess,

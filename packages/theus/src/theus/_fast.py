@@ -35,14 +35,8 @@ from theus_state._frozen import EMPTY_NODE, Node, Opaque, out
 from theus_state._paths import _CACHE, ParsedPath, parse_path
 from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
 
-from ._context import (
-    ProcessContext,
-    View,
-    _ctx_run,
-    _ctx_set_run,
-    _set_view,
-    _view,
-)
+from ._context import ProcessContext, _ctx_run, _ctx_set_run
+from ._view import View, _set_view, _view
 
 if TYPE_CHECKING:
     from ._calls import ProcessCalls
