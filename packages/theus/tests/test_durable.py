@@ -426,3 +426,95 @@ def test_async_processes_commit_durably_without_blocking_the_loop(tmp_path: Path
         assert threads and "MainThread" not in threads
     with TheusEngine.open(db) as e:
         assert e.state.get("domain.counter") == 20
+
+
+PAR_PROCS = textwrap.dedent(
+    """
+    from theus import process
+
+    @process(inputs=["domain.counter"], outputs=["domain.counter"], parallel=True)
+    def pstep(ctx):
+        return ctx.domain.counter + 1
+    """
+)
+
+PAR_CHILD = textwrap.dedent(
+    """
+    import os, signal, sys
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+    from theus import TheusEngine
+    import pprocs
+
+    db, steps = sys.argv[1], int(sys.argv[2])
+    kill_in_commit = int(os.environ.get("KILL_IN_COMMIT", "0"))
+    kill_after = int(os.environ.get("KILL_AFTER_COMMIT", "0"))
+    WF = "steps: [%s]" % ", ".join(["pstep"] * steps)  # a position per step, no loop
+    options = {"executor": ThreadPoolExecutor(2)}
+    if Path(db).exists():
+        engine = TheusEngine.open(db, **options)
+    else:
+        engine = TheusEngine({"domain": {"counter": 0}}, durable=db, **options)
+    engine.register(pprocs.pstep)
+    if kill_in_commit:
+        journal = engine.store.journal
+        original = journal.append
+        def append(version, *args):
+            original(version, *args)   # the delta row is written, COMMIT is not
+            if version == kill_in_commit:
+                os.kill(os.getpid(), signal.SIGKILL)
+        journal.append = append
+    if kill_after:
+        from theus_state import hookimpl
+
+        class KillAfter:
+            @hookimpl
+            def theus_state_commit(self, version):
+                if version == kill_after:   # committed and durable, the next not begun
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        engine.store.plugin_manager.register(KillAfter())
+    runs = {r.run_id: r for r in engine.workflow_runs()}
+    if "run" not in runs:
+        engine.run_workflow(WF, run_id="run")
+    elif runs["run"].status != "complete":
+        engine.resume_workflow("run")
+    print("done", engine.state.get("domain.counter"), flush=True)
+    engine.close()
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_during_parallel_steps_of_a_durable_run(tmp_path: Path) -> None:
+    """Parallel steps commit in the parent with the run position: a SIGKILL inside or
+    right after such a commit, then a resume, never repeats or skips a step."""
+    (tmp_path / "pprocs.py").write_text(PAR_PROCS)
+    (tmp_path / "child.py").write_text(PAR_CHILD)
+    db = tmp_path / "par.db"
+    steps = 40
+    rng = random.Random(5)
+    kills = 0
+    for attempt in range(12):
+        kind = "KILL_IN_COMMIT" if attempt % 2 else "KILL_AFTER_COMMIT"
+        target = _counter(db) + rng.randint(1, 4)
+        if target > steps:
+            break
+        child = _spawn(tmp_path, str(db), str(steps), env={kind: str(target)})
+        out, _ = child.communicate(timeout=120)
+        assert child.returncode == -signal.SIGKILL, out
+        kills += 1
+        if kind == "KILL_IN_COMMIT":  # killed inside commit `target`: it must not exist
+            assert _counter(db) == target - 1
+        else:  # killed right after commit `target`: it must exist
+            assert _counter(db) == target
+    assert kills >= 8
+    child = _spawn(tmp_path, str(db), str(steps))
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0 and f"done {steps}" in out, out
+    with TheusEngine.open(db) as engine:
+        assert engine.state.get("domain.counter") == steps
+        assert engine.state.version == steps  # no step committed twice or skipped
+        history = engine.history("domain.counter")
+        assert [r.changes["domain.counter"] for r in history] == list(range(1, steps + 1))
+        assert engine.workflow_runs()[0].status == "complete"
