@@ -35,7 +35,7 @@ PACKAGE_ORDER = [
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     # pyenv shims only answer for the selected versions: expose every installed one so
-    # that tox finds python3.11 / python3.13 side by side.
+    # that tox finds python3.11 / python3.12 / python3.13 side by side.
     if shutil.which("pyenv"):
         out = subprocess.run(
             ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
