@@ -197,6 +197,32 @@ PROCS = textwrap.dedent(
     """
 )
 
+# The crash children's kill switches: SIGKILL inside commit KILL_IN_COMMIT (its delta row
+# written, its COMMIT not) or right after commit KILL_AFTER_COMMIT (durable, the next
+# not begun). Inserted where the child has built ``engine``.
+KILL_HOOKS = """\
+kill_in_commit = int(os.environ.get("KILL_IN_COMMIT", "0"))
+kill_after = int(os.environ.get("KILL_AFTER_COMMIT", "0"))
+if kill_in_commit:
+    journal = engine.store.journal
+    original = journal.append
+    def append(version, *args):
+        original(version, *args)
+        if version == kill_in_commit:
+            os.kill(os.getpid(), signal.SIGKILL)
+    journal.append = append
+if kill_after:
+    from theus_state import hookimpl
+
+    class KillAfter:
+        @hookimpl
+        def theus_state_commit(self, version):
+            if version == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    engine.store.plugin_manager.register(KillAfter())
+"""
+
 CHILD = textwrap.dedent(
     """
     import json, os, signal, sys
@@ -205,8 +231,6 @@ CHILD = textwrap.dedent(
     import procs
 
     db, sink_path, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    kill_in_commit = int(os.environ.get("KILL_IN_COMMIT", "0"))
-    kill_after = int(os.environ.get("KILL_AFTER_COMMIT", "0"))
     WF = (
         "steps:\\n  - flux: while\\n    condition: 'domain.counter < %d'\\n"
         "    do: [step]\\n" % steps
@@ -214,24 +238,7 @@ CHILD = textwrap.dedent(
     fresh = not Path(db).exists()
     engine = TheusEngine({"domain": {"counter": 0}}, durable=db) if fresh else TheusEngine.open(db)
     engine.register(procs.step)
-    if kill_in_commit:
-        journal = engine.store.journal
-        original = journal.append
-        def append(version, *args):
-            original(version, *args)   # the delta row is written, COMMIT is not
-            if version == kill_in_commit:
-                os.kill(os.getpid(), signal.SIGKILL)
-        journal.append = append
-    if kill_after:
-        from theus_state import hookimpl
-
-        class KillAfter:
-            @hookimpl
-            def theus_state_commit(self, version):
-                if version == kill_after:   # committed and durable, the next not begun
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-        engine.store.plugin_manager.register(KillAfter())
+    {kill_hooks}
     sink = open(sink_path, "a")
     def deliver(message):
         sink.write(json.dumps({"key": message.key, "n": message.payload}) + "\\n")
@@ -253,7 +260,7 @@ CHILD = textwrap.dedent(
     print("done", engine.state.get("domain.counter"), flush=True)
     engine.close()
     """
-)
+).replace("{kill_hooks}", KILL_HOOKS)
 
 
 def _spawn(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -447,8 +454,6 @@ PAR_CHILD = textwrap.dedent(
     import pprocs
 
     db, steps = sys.argv[1], int(sys.argv[2])
-    kill_in_commit = int(os.environ.get("KILL_IN_COMMIT", "0"))
-    kill_after = int(os.environ.get("KILL_AFTER_COMMIT", "0"))
     WF = "steps: [%s]" % ", ".join(["pstep"] * steps)  # a position per step, no loop
     options = {"executor": ThreadPoolExecutor(2)}
     if Path(db).exists():
@@ -456,24 +461,7 @@ PAR_CHILD = textwrap.dedent(
     else:
         engine = TheusEngine({"domain": {"counter": 0}}, durable=db, **options)
     engine.register(pprocs.pstep)
-    if kill_in_commit:
-        journal = engine.store.journal
-        original = journal.append
-        def append(version, *args):
-            original(version, *args)   # the delta row is written, COMMIT is not
-            if version == kill_in_commit:
-                os.kill(os.getpid(), signal.SIGKILL)
-        journal.append = append
-    if kill_after:
-        from theus_state import hookimpl
-
-        class KillAfter:
-            @hookimpl
-            def theus_state_commit(self, version):
-                if version == kill_after:   # committed and durable, the next not begun
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-        engine.store.plugin_manager.register(KillAfter())
+    {kill_hooks}
     runs = {r.run_id: r for r in engine.workflow_runs()}
     if "run" not in runs:
         engine.run_workflow(WF, run_id="run")
@@ -482,7 +470,7 @@ PAR_CHILD = textwrap.dedent(
     print("done", engine.state.get("domain.counter"), flush=True)
     engine.close()
     """
-)
+).replace("{kill_hooks}", KILL_HOOKS)
 
 
 @pytest.mark.slow
