@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from theus_audit import AuditError, Auditor
 from theus_signals import SignalHub
-from theus_state import ConflictError, Store, Transaction, Zone
+from theus_state import ConflictError, Store, Transaction
 
 from ._context import _Run, make_context
 from ._contracts import ProcessSpec
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ProcessCalls"]
 
-_SIGNAL = Zone.SIGNAL
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
 
 

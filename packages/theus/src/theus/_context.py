@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ProcessContext"]
 
-_MISSING = object()
-_HEAVY = Zone.HEAVY
-
 
 class _Run:
     """Per-call runtime behind ``ctx`` (not part of the public API)."""
