@@ -33,8 +33,29 @@ if TYPE_CHECKING:
 __all__ = ["ProcessContext"]
 
 
-class _Run:
-    """Per-call runtime behind ``ctx`` (not part of the public API)."""
+class _Runtime:
+    """What every per-call runtime (strict :class:`_Run`, fast ``FastRun``) shares:
+    views and ``ctx`` call ``read``/``write``/``delete``/``whole``/``layer`` on it."""
+
+    __slots__ = ()
+    spec: ProcessSpec
+
+    def read(self, path: str) -> Any:  # pragma: no cover - every runtime defines it
+        raise NotImplementedError
+
+    def deny(self, path: str, access: str, reason: str) -> ContractViolation:
+        return ContractViolation(self.spec.name, path, access, reason)
+
+    def has(self, path: str) -> bool:
+        try:
+            self.read(path)
+        except KeyError:
+            return False
+        return True
+
+
+class _Run(_Runtime):
+    """Per-call runtime behind ``ctx`` in strict mode (not part of the public API)."""
 
     __slots__ = ("engine", "local", "outbox", "spec", "strict", "tx")
 
@@ -47,9 +68,6 @@ class _Run:
         self.strict = strict
         self.local: _Scratch | None = None
         self.outbox: Any = None
-
-    def deny(self, path: str, access: str, reason: str) -> ContractViolation:
-        return ContractViolation(self.spec.name, path, access, reason)
 
     def read(self, path: str) -> Any:
         if self.strict:
@@ -65,13 +83,6 @@ class _Run:
                 value.setflags(write=False)
             return value
         return self.tx.get(path)
-
-    def has(self, path: str) -> bool:
-        try:
-            self.read(path)
-        except KeyError:
-            return False
-        return True
 
     def write(self, path: str, value: Any) -> None:
         if self.strict:

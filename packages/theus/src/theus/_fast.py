@@ -35,7 +35,7 @@ from theus_state._frozen import EMPTY_NODE, Node, Opaque, out
 from theus_state._paths import _CACHE, ParsedPath, parse_path
 from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
 
-from ._context import ProcessContext, _ctx_run, _ctx_set_run
+from ._context import ProcessContext, _ctx_run, _ctx_set_run, _Runtime
 from ._view import View, _set_view, _view
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def _learn(fields: dict[str, ParsedPath | bool], layer: str, name: str) -> Parse
     return p
 
 
-class FastRun:
+class FastRun(_Runtime):
     """Per-call runtime of a fast call: the snapshot, the pending writes, helpers."""
 
     __slots__ = (
@@ -188,11 +188,6 @@ class FastRun:
         self.has_signals = False
         self.closed = ""  # "committed" / "rolled back" once the call is over
         # self.committed: the writes, set by commit() (read only once ``closed``)
-
-    def deny(self, path: str, access: str, reason: str) -> Exception:
-        from .exceptions import ContractViolation
-
-        return ContractViolation(self.spec.name, path, access, reason)
 
     def _overlay(self) -> Transaction:
         """A throw-away transaction holding the pending writes (rare path: a read of a
@@ -223,13 +218,6 @@ class FastRun:
             if any(k.startswith(dotted) or text.startswith(k + ".") for k in writes):
                 return self._overlay().get(text)
         return self.state.get(path)
-
-    def has(self, path: str) -> bool:
-        try:
-            self.read(path)
-        except KeyError:
-            return False
-        return True
 
     def write(self, path: str, value: Any) -> None:
         if self.closed:
