@@ -71,6 +71,30 @@ def test_plugin_manager_register_later_and_unregister() -> None:
     assert [e[0] for e in spy.events] == ["commit"]
 
 
+class _CommitOnly:
+    @hookimpl
+    def theus_state_commit(self, store, version, paths, requester):  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_active_names_exactly_the_implemented_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    # hot paths test ``if active and active.get(name)``: with no plugin the mapping must
+    # be empty (one truth test), not a mapping of False flags
+    monkeypatch.setenv("THEUS_DISABLE_PLUGIN_AUTOLOAD", "1")
+    store = Store({"domain": {"x": 0}}, plugins=[])
+    pm = store.plugin_manager
+    assert pm.active == {}
+    plugin = _CommitOnly()
+    pm.register(plugin)
+    assert pm.active == {"theus_state_commit": True}
+    pm.register(Spy())
+    assert pm.active == dict.fromkeys(
+        ("theus_state_commit", "theus_state_conflict", "theus_state_rollback"), True
+    )
+    pm.unregister(plugin)
+    assert set(pm.active) == {"theus_state_commit", "theus_state_conflict", "theus_state_rollback"}
+
+
 class _FakeEntryPoint:
     name = "fake-plugin"
 

@@ -25,8 +25,10 @@ def _entry_points(group: str) -> tuple[EntryPoint, ...]:
 
 
 class HookFlags(pluggy.PluginManager):
-    """A PluginManager that keeps, per hook, a flag saying whether any plugin implements
-    it, so that hot paths skip hook calls nobody listens to."""
+    """A PluginManager that keeps ``active``: the names of the hooks some plugin
+    implements (``active.get(name)`` is True for those). It is empty while no plugin
+    implements any hook, so a hot path tests ``if active and active.get(name)`` and pays
+    one truth test when nobody listens."""
 
     def __init__(self, project_name: str) -> None:
         super().__init__(project_name)
@@ -34,9 +36,9 @@ class HookFlags(pluggy.PluginManager):
 
     def _refresh(self) -> None:
         self.active = {
-            name: bool(getattr(self.hook, name).get_hookimpls())
+            name: True
             for name in dir(self.hook)
-            if not name.startswith("_")
+            if not name.startswith("_") and getattr(self.hook, name).get_hookimpls()
         }
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
