@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from theus import ContractViolation, TheusEngine, View, process
+from theus import (
+    ContractViolation,
+    InvalidProcess,
+    ProcessNotFound,
+    TheusEngine,
+    TheusError,
+    View,
+    process,
+)
+from theus._calls import _LANES_MAX
 from theus_signals import OutboxMessage
 from theus_state import FrozenMap, InvalidPath, ZoneViolation
 
@@ -306,3 +315,48 @@ def test_a_ctx_kept_after_its_call_is_read_only(strict: bool) -> None:
         kept.pop().domain.b = 3
     assert engine.state.to_dict()["domain"] == {"a": 1, "b": 0}
     assert [r.changes for r in engine.history()] == [{"domain.a": 1}]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_run_by_name_function_alias_or_unregistered(strict: bool) -> None:
+    # ``run`` goes straight to a registered process's call; the other targets resolve
+    engine = TheusEngine({"domain": {"n": 0}}, strict_mode=strict)
+
+    @process(inputs=["domain.n"], outputs=["domain.n"])
+    def bump(ctx: Any, by: int = 1) -> None:
+        ctx.domain.n = ctx.domain.n + by
+
+    @process(inputs=["domain.n"], outputs=["domain.n"])
+    def loose(ctx: Any) -> int:
+        return int(ctx.domain.n) * 2
+
+    engine.register(bump)
+    engine.register(bump, name="alias")
+    engine.run("bump")
+    engine.run(bump, by=10)
+    engine.run("alias", by=100)
+    engine.run(loose)  # never registered
+    assert engine.state.get("domain.n") == 222
+    assert engine.state.version == 4
+    with pytest.raises(InvalidProcess, match="not a process"):
+        engine.run(["bump"])  # unhashable: the usual error, not a TypeError from a dict
+    with pytest.raises(ProcessNotFound):
+        engine.run("nope")
+    engine.close()
+    with pytest.raises(TheusError, match="closed"):
+        engine.run("bump")
+    assert engine.state.get("domain.n") == 222
+
+
+def test_processes_made_on_the_fly_do_not_grow_the_engine() -> None:
+    # a process made per request (never registered) gets a lane that is dropped later
+    engine = TheusEngine({"domain": {"n": 0}}, strict_mode=False)
+    for i in range(_LANES_MAX + 10):
+
+        @process(outputs=["domain.n"])
+        def put(ctx: Any, value: int = i) -> int:
+            return value
+
+        engine.run(put)
+    assert engine.state.get("domain.n") == _LANES_MAX + 9
+    assert len(engine._lanes) <= _LANES_MAX

@@ -21,10 +21,11 @@ Rules / theory of operation (one process call):
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from theus_audit import AuditError, Auditor
@@ -33,7 +34,7 @@ from theus_state import ConflictError, Store, Transaction
 
 from ._context import _Run, make_context
 from ._contracts import ProcessSpec
-from ._fast import FastRun, fast_context
+from ._fast import FastLane, fast_lane
 from ._plugins import EnginePluginManager
 from ._results import apply_result
 from .exceptions import TheusError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["ProcessCalls"]
 
 _EMPTY: Mapping[str, Any] = types.MappingProxyType({})
+_LANES_MAX = 1024
 
 
 async def _vip_turn(cm: Any, requester: Any) -> None:
@@ -71,6 +73,8 @@ class ProcessCalls:
     _closed: bool
     _rules: dict[str, tuple[bool, bool]]
     _registry: dict[str, ProcessSpec]
+    _lanes: dict[ProcessSpec, FastLane]
+    _run_lanes: dict[Any, Callable[..., Any]]
 
     def _resolve(self, target: Any) -> ProcessSpec:  # pragma: no cover - see TheusEngine
         raise NotImplementedError
@@ -130,16 +134,34 @@ class ProcessCalls:
 
     def run(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process synchronously (name or function); returns its return value."""
-        spec = self._registry.get(target) if type(target) is str else None
-        if spec is None:
-            spec = self._resolve(target)
+        try:
+            lane = self._run_lanes.get(target)  # a registered sync process
+        except TypeError:  # unhashable: ``_resolve`` says what is wrong with it
+            lane = None
+        if lane is not None:
+            return lane(kwargs)
+        spec = self._resolve(target)
         if spec.inline:
-            if self.strict_mode:
-                return self._call(spec, kwargs)
-            return self._call_fast(spec, kwargs)
+            return self._call(spec, kwargs)
         if spec.parallel:
             return self.execute_parallel(spec, **kwargs)
         return asyncio.run(self.execute(spec, **kwargs))
+
+    def _add_run_lane(self, key: Any, spec: ProcessSpec) -> None:
+        """Let ``run(key)`` go straight to the call of ``spec`` (registered sync processes,
+        by name and by function)."""
+        if spec.inline:
+            lane = self._lane(spec) if not self.strict_mode else functools.partial(self._call, spec)
+            self._run_lanes[key] = self._run_lanes[spec.fn] = lane
+
+    def _lane(self, spec: ProcessSpec) -> FastLane:
+        """The fast-mode hot path of ``spec`` (see ``_fast.fast_lane``), made once."""
+        lane = self._lanes.get(spec)
+        if lane is None:
+            if len(self._lanes) >= _LANES_MAX:  # unregistered processes made on the fly
+                self._lanes.clear()
+            lane = self._lanes[spec] = fast_lane(self, spec)
+        return lane
 
     async def execute(self, target: Any, /, **kwargs: Any) -> Any:
         """Run a process from asyncio: sync bodies inline (no thread hop), async awaited."""
@@ -210,43 +232,8 @@ class ProcessCalls:
     def _call_fast(
         self, spec: ProcessSpec, kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()
     ) -> Any:
-        """``strict_mode=False`` (see ``_fast``): the steps of ``_begin``, the body, the
-        commit and ``_succeeded`` in one frame -- this is the engine's hot path."""
-        if self._closed:
-            raise TheusError("the engine is closed")
-        name = spec.name
-        audit = self._audit
-        idle = audit.is_idle(name)  # then no audit call is needed below
-        if not (idle or audit.is_clear(name)):
-            self._audit_inputs(spec, kwargs)
-        active = self._pm.active  # empty while no plugin implements any hook
-        if active and active.get("theus_process_before"):
-            self._pm.hook.theus_process_before(engine=self, process=spec, kwargs=kwargs)
-        run = FastRun(self, spec, self._store._state)
-        if participants:
-            for participant in participants:
-                run.attach(participant)
-        try:
-            ctx = fast_context(run)
-            result = spec.fn(ctx, **kwargs) if kwargs else spec.fn(ctx)
-            if result is not None:
-                apply_result(run, result)  # type: ignore[arg-type]
-            if not (idle or audit.is_clear(name, "outputs")):
-                self._audit_outputs(spec, run.pending())
-            version = run.commit()
-        except BaseException as exc:
-            run.abort()
-            self._failed(spec, exc)
-            raise
-        if run.has_signals:
-            self._publish(run.signal_writes())
-        if not idle:
-            audit.record_success(name)
-        if active and active.get("theus_process_after"):
-            self._pm.hook.theus_process_after(
-                engine=self, process=spec, result=result, version=version
-            )
-        return result
+        """``strict_mode=False``: the process's lane (see ``_fast``)."""
+        return self._lane(spec)(kwargs, participants)
 
     def _begin(self, spec: ProcessSpec, kwargs: Mapping[str, Any]) -> None:
         if self._closed:

@@ -132,6 +132,8 @@ class TheusEngine(ProcessCalls):
         self._signals = hub if hub is not None else SignalHub(plugins=self._plugin_objects)
         self._runs = RunStore(self._store.journal)
         self._registry: dict[str, ProcessSpec] = {}
+        self._lanes: dict[ProcessSpec, Any] = {}
+        self._run_lanes: dict[Any, Any] = {}
         self._executor = executor
         self._pool: Any = None
         self._heavy: Any = None
@@ -197,6 +199,7 @@ class TheusEngine(ProcessCalls):
         if existing is not None and existing.fn is not spec.fn:
             raise InvalidProcess(key, "another process is already registered under this name")
         self._registry[key] = spec
+        self._add_run_lane(key, spec)
         return spec
 
     def scan(self, target: Any) -> list[ProcessSpec]:

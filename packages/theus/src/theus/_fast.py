@@ -21,6 +21,7 @@ Rules / theory of operation:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from theus_state import (
@@ -36,14 +37,16 @@ from theus_state._paths import _CACHE, ParsedPath, parse_path
 from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
 
 from ._context import ProcessContext, _ctx_run, _ctx_set_run, _Runtime
+from ._results import apply_result
 from ._view import View, _set_view, _view
+from .exceptions import TheusError
 
 if TYPE_CHECKING:
     from ._calls import ProcessCalls
     from ._context import _Scratch
     from ._contracts import ProcessSpec
 
-__all__ = ["FastRun", "FastView"]
+__all__ = ["FastRun", "FastView", "fast_lane"]
 
 Entry = tuple[ParsedPath, Any]
 
@@ -129,15 +132,6 @@ class FastContext(ProcessContext):
 _fc_domain = FastContext.__dict__["domain"]
 _fc_set_domain = _fc_domain.__set__
 FastContext.domain_ctx = property(_fc_domain.__get__)  # type: ignore[assignment]
-
-
-def fast_context(run: FastRun) -> FastContext:
-    """The ``ctx`` of a fast call, its ``domain`` view made at once (nearly every
-    process reads it). The run keeps no reference to either: no reference cycle."""
-    ctx = _new(FastContext)
-    _ctx_set_run(ctx, run)
-    _fc_set_domain(ctx, _fast_view(run, "domain"))
-    return ctx
 
 
 # layer -> {field name -> its ParsedPath, or False when it is not a plain DATA field}
@@ -281,25 +275,6 @@ class FastRun(_Runtime):
         """The pending writes as ``path -> frozen value``, in write order."""
         return {text: out(value) for text, (_p, value) in self.writes.items()}
 
-    def commit(self) -> int:
-        """Apply the pending writes (with the participants) and close the call: its ctx
-        and views may still be read, never written. The committed entries may now belong
-        to the journal, so they move to ``committed``; views, seeing another dict in
-        ``run.writes`` than their own, take the general path, which refuses writes."""
-        writes = self.writes
-        if self.participants is None:
-            if not writes:
-                version = self.state.version
-            else:  # the common case: the store's inlined blind apply
-                simple = self.engine._store._apply_simple(writes, self.spec.name)
-                version = self._apply() if simple is None else simple
-        else:
-            version = self._apply()
-        self.closed = "committed"
-        self.committed = writes
-        self.writes = _NOTHING
-        return version
-
     def _apply(self) -> int:
         """The general path: ``store.apply`` validates every entry against the current
         state and runs the participants in the same commit."""
@@ -321,3 +296,79 @@ class FastRun(_Runtime):
         if self.participants is not None:
             for participant in self.participants:
                 participant.on_rollback()
+
+
+FastLane = Callable[[Mapping[str, Any], tuple[Any, ...]], Any]
+
+
+def fast_lane(engine: ProcessCalls, spec: ProcessSpec) -> FastLane:
+    """The engine's hot path for one process in fast mode, made once per (engine,
+    process): ``lane(kwargs, participants)`` runs one call -- the steps of
+    ``ProcessCalls._begin``, the body, the commit and ``_succeeded`` in one frame, with
+    what never changes for this process (its function, the store, the auditor) bound
+    here instead of looked up per call."""
+    name = spec.name
+    fn = spec.fn
+    store = engine._store
+    audit = engine._audit
+    is_idle = audit.is_idle
+    pm = engine._pm
+    fields = _LAYER_FIELDS["domain"]
+
+    def lane(kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()) -> Any:
+        if engine._closed:
+            raise TheusError("the engine is closed")
+        idle = is_idle(name)  # then no audit call is needed below
+        if not (idle or audit.is_clear(name)):
+            engine._audit_inputs(spec, kwargs)
+        active = pm.active  # empty while no plugin implements any hook
+        if active and active.get("theus_process_before"):
+            pm.hook.theus_process_before(engine=engine, process=spec, kwargs=kwargs)
+        state = store._state
+        run = FastRun(engine, spec, state)
+        writes = run.writes
+        if participants:
+            for participant in participants:
+                run.attach(participant)
+        try:
+            # the ctx and its domain view (``_fast_view`` for an open call, inlined)
+            ctx = _new(FastContext)
+            _ctx_set_run(ctx, run)
+            layer = state._root.get("domain")
+            if type(layer) is not Node:
+                layer = EMPTY_NODE
+            view = _new(FastView)
+            _set_view(view, (run, "domain", layer, writes, fields))
+            _fc_set_domain(ctx, view)
+            result = fn(ctx, **kwargs) if kwargs else fn(ctx)
+            if result is not None:
+                apply_result(run, result)  # type: ignore[arg-type]
+            if not (idle or audit.is_clear(name, "outputs")):
+                engine._audit_outputs(spec, run.pending())
+            # commit: the store's inlined blind apply in the common case, else the
+            # general ``apply`` (which also runs the participants in the same commit)
+            if run.participants is not None:
+                version = run._apply()
+            elif writes:
+                simple = store._apply_simple(writes, name)
+                version = run._apply() if simple is None else simple
+            else:
+                version = state.version
+            # closed: the entries may now belong to the journal; the views, seeing
+            # another dict in ``run.writes`` than their own, refuse writes from now on
+            run.closed = "committed"
+            run.committed = writes
+            run.writes = _NOTHING
+        except BaseException as exc:
+            run.abort()
+            engine._failed(spec, exc)
+            raise
+        if run.has_signals:
+            engine._publish(run.signal_writes())
+        if not idle:
+            audit.record_success(name)
+        if active and active.get("theus_process_after"):
+            pm.hook.theus_process_after(engine=engine, process=spec, result=result, version=version)
+        return result
+
+    return lane
