@@ -431,3 +431,48 @@ def test_is_clear_and_is_idle_follow_rules_blocks_stops_and_failure_counts() -> 
     assert not a.is_clear("other") and not a.is_idle("other")
     a.reset()
     assert a.is_idle("other") and a.is_clear("pay", "outputs")
+
+
+def test_generation_changes_whenever_an_is_idle_or_is_clear_answer_may_change() -> None:
+    a = Auditor(
+        {
+            "processes": {
+                "pay": {
+                    "inputs": [{"field": "amount", "min": 0, "level": "B", "threshold_max": 1}]
+                },
+                "ship": {"outputs": [{"field": "n", "max": 3, "level": "S"}]},
+            }
+        }
+    )
+
+    def answers() -> list[bool]:
+        return [
+            f(p, *phase)
+            for p in ("pay", "ship", "other")
+            for f, phase in ((a.is_idle, ()), (a.is_clear, ()), (a.is_clear, ("outputs",)))
+        ]
+
+    steps = [
+        ("pass pay", lambda: a.check_inputs("pay", {"amount": 5})),
+        ("pass ship", lambda: a.check_outputs("ship", {"n": 1})),
+        ("success, nothing counted", lambda: a.record_success("other")),
+        ("fail other", lambda: a.record_failure("other", RuntimeError("boom"))),
+        ("success resets other", lambda: a.record_success("other")),
+        ("warn pay", lambda: a.check_inputs("pay", BAD)),
+        ("block pay", lambda: a.check_inputs("pay", BAD)),
+        ("pass pay lifts the block", lambda: a.check_inputs("pay", {"amount": 5})),
+        ("stop", lambda: a.check_outputs("ship", {"n": 4})),
+        ("reset one process", lambda: a.reset("pay")),
+        ("reset all", lambda: a.reset()),
+    ]
+    changed = []
+    for label, step in steps:
+        before, generation = answers(), a.generation
+        step()
+        if a.generation == generation:
+            # a caller keeping the answers at this generation would still be right
+            assert answers() == before, label
+        else:
+            changed.append(label)
+    assert "pass pay" not in changed and "pass ship" not in changed
+    assert {"fail other", "success resets other", "block pay", "stop", "reset all"} <= set(changed)

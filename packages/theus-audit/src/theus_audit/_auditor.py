@@ -84,6 +84,10 @@ class Auditor:
     :meth:`AuditRecipe.from_dict`), a path object to a YAML file, or ``None`` (no rules;
     exceptions still count under the default settings). Mapping and path recipes are
     validated against the rule kinds this auditor's plugins register.
+
+    ``generation`` is an int that changes whenever a count, a block or the stopped state
+    changes (never on a passing check): what :meth:`is_idle` and :meth:`is_clear` say
+    holds while it stays the same, so hot callers may keep their answers.
     """
 
     def __init__(
@@ -116,6 +120,8 @@ class Auditor:
         self._errors: dict[str, KeyState] = {}
         self._plans: dict[str, dict[str, Plan]] = {"inputs": {}, "outputs": {}}
         self._ruled: set[str] = set()  # processes with input or output rules
+        # changes whenever a count, a block or the stopped state changes (see is_idle)
+        self.generation = 0
         self._compile()
 
     # -- compile ------------------------------------------------------------------------
@@ -240,6 +246,7 @@ class Auditor:
             blocked = self._blocked.get(state.process)
             if blocked is not None and blocked.pop(state.key, None) is not None and not blocked:
                 del self._blocked[state.process]
+            self.generation += 1
 
     # -- failures (slow path) -------------------------------------------------------------
 
@@ -309,6 +316,8 @@ class Auditor:
             if stop is not None and severity < SEVERITY["stop"]:
                 reasons.extend(stop.reasons)
                 severity = SEVERITY["stop"]
+            if failed:
+                self.generation += 1
         if severity == 0:
             return ALLOW  # e.g. an output key blocked but nothing refuses check_inputs
         decision = Decision(
@@ -378,6 +387,7 @@ class Auditor:
                 self._stop = None
             else:
                 self._blocked.pop(process, None)
+            self.generation += 1
 
     def counts(self) -> dict[str, int]:
         """Rule key -> current count of failures (consecutive ones when
@@ -401,7 +411,9 @@ class Auditor:
         """True when a call of ``process`` needs nothing from the auditor: no input or
         output rules for it, not blocked, not stopped, and no failure count that
         ``record_success`` would reset. A caller may then skip ``check_inputs``,
-        ``check_outputs`` and ``record_success`` for that call."""
+        ``check_outputs`` and ``record_success`` for that call. The answer (like
+        ``is_clear``'s) can only change when :attr:`generation` does, so a caller may
+        keep it while ``generation`` stays the same."""
         if self._stop is not None or process in self._blocked or process in self._ruled:
             return False
         state = self._errors.get(process)
