@@ -26,7 +26,7 @@ from typing import Any
 from ._conflicts import ConflictManager
 from ._frozen import EMPTY_NODE, Node, out
 from ._heavy import HeavyStore
-from ._index import ChangeIndex
+from ._index import LATER_MAX, ChangeIndex
 from ._journal import Journal
 from ._paths import _CACHE, ParsedPath, Zone, parse_path
 from ._plugins import HookFlags
@@ -41,6 +41,7 @@ __all__ = ["Committer", "Entry"]
 _SIGNAL = Zone.SIGNAL
 _DATA = Zone.DATA
 Entry = tuple[ParsedPath, Any]
+_new = object.__new__
 
 
 class Committer:
@@ -56,13 +57,17 @@ class Committer:
     _durable: bool
     _append_record: Callable[[Any], None] | None
 
-    def _apply_simple(self, entries: dict[str, Entry], requester: Any) -> int | None:
+    def _apply_simple(
+        self, entries: dict[str, Entry], requester: Any, checked: bool = False
+    ) -> int | None:
         """The blind-apply fast path for the common case -- scalar values written to
         ``layer.field`` DATA paths over non-mapping values, in-memory journal, no signals
         to clear, no VIP out -- done inline under the lock. ``entries`` (``path ->
         (parsed path, value)``, as :meth:`_prepare` makes them) becomes the journal's
-        record: the caller hands it over. Returns None (having changed nothing) when any
-        condition fails; the caller then uses :meth:`apply`."""
+        record: the caller hands it over. ``checked``: the caller guarantees that every
+        entry is such a path with a ``FAST_TYPES`` value (what the state holds is still
+        checked here). Returns None (having changed nothing) when any condition fails;
+        the caller then uses :meth:`apply`."""
         if self._durable or self._cm._vip is not None or not entries:
             return None
         lock = self._lock
@@ -72,11 +77,13 @@ class Committer:
             if cur._signals:
                 return None
             root = cur._root
-            # p is a ParsedPath: p[1] keys, p[2] zone, p[4] ancestors (indexing is
-            # cheaper than attribute access on this path)
+            # p is a ParsedPath: p[1] keys, p[2] zone (indexing is cheaper than
+            # attribute access on this path)
             for p, value in entries.values():
                 keys = p[1]
-                if p[2] is not _DATA or len(keys) != 2 or type(value) not in FAST_TYPES:
+                if not checked and (
+                    p[2] is not _DATA or len(keys) != 2 or type(value) not in FAST_TYPES
+                ):
                     return None
                 k0, k1 = keys
                 layer = root.get(k0)
@@ -84,15 +91,22 @@ class Committer:
                     return None
                 root = root.set(k0, layer.set(k1, value))
             version = cur.version + 1
+            record = (version, _time(), requester, entries, root)
             append_record = self._append_record
             if append_record is not None:  # MemoryJournal.append, inlined
-                append_record((version, _time(), requester, entries, root))
+                append_record(record)
             else:
-                self._journal.append(version, _time(), requester, entries, root)
-            exact, below = self._index.exact, self._index.below
-            for text, (p, _value) in entries.items():  # ChangeIndex.record, inlined
-                exact[text] = below[text] = below[p[4][0]] = version
-            self._state = State(version, root, self._heavy, _EMPTY_SIGNALS)
+                self._journal.append(*record)
+            later = self._index.later  # recorded in the change index on its next use
+            later.append(record)
+            if len(later) >= LATER_MAX:
+                self._index.flush()
+            state = _new(State)  # State(version, root, heavy), inlined
+            state.version = version
+            state._root = root
+            state._heavy = self._heavy
+            state._signals = _EMPTY_SIGNALS
+            self._state = state
         finally:
             lock.release()
         if requester is not None:
