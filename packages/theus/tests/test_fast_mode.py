@@ -4,6 +4,7 @@ for every correct process, stays atomic, and keeps the copy-on-write guarantee."
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from theus import (
 )
 from theus._calls import _LANES_MAX
 from theus_signals import OutboxMessage
-from theus_state import FrozenMap, InvalidPath, ZoneViolation
+from theus_state import ConflictError, FrozenMap, InvalidPath, MemoryJournal, ZoneViolation
+from theus_state._index import LATER_MAX
 
 
 def both(ctx: dict[str, Any], *fns: Any) -> tuple[TheusEngine, TheusEngine]:
@@ -360,3 +362,136 @@ def test_processes_made_on_the_fly_do_not_grow_the_engine() -> None:
         engine.run(put)
     assert engine.state.get("domain.n") == _LANES_MAX + 9
     assert len(engine._lanes) <= _LANES_MAX
+
+
+@pytest.mark.parametrize("calls", [1, 3 * LATER_MAX + 7])
+def test_transactions_see_fast_commits_as_conflicts(calls: int) -> None:
+    # fast commits record their paths in the change index lazily: a transaction that
+    # read a path they changed must still conflict, one that did not must commit
+    engine = TheusEngine({"domain": {"n": 0, "other": 0, "user": {"a": 1}}}, strict_mode=False)
+
+    @process(inputs=["domain.n"], outputs=["domain.n"])
+    def bump(ctx: Any) -> None:
+        ctx.domain.n = ctx.domain.n + 1
+
+    engine.register(bump)
+    stale = engine.transaction()
+    stale.get("domain.n")
+    sibling = engine.transaction()
+    sibling.get("domain.other")
+    below = engine.transaction()
+    below.get("domain.user.a")
+    for _ in range(calls):
+        engine.run("bump")
+    stale.set("domain.other", 1)
+    with pytest.raises(ConflictError) as info:
+        stale.commit()
+    assert info.value.path == "domain.n" and info.value.actual == calls
+    sibling.set("domain.other", 2)
+    assert sibling.commit() == calls + 1
+    # a CAS in between: the index must not go back to an older version
+    engine.compare_and_swap(engine.state.version, {"domain.user": {"a": 2}})
+    engine.run("bump")
+    below.set("domain.fresh", 3)
+    with pytest.raises(ConflictError) as info:
+        below.commit()
+    assert info.value.path == "domain.user.a"
+    late = engine.transaction()
+    late.get("domain.n")
+    engine.run("bump")
+    late.set("domain.n", -1)
+    with pytest.raises(ConflictError):
+        late.commit()
+    # a fast commit still unrecorded, then a CAS: recording the fast one after the CAS
+    # would turn the layer's last change back to an older version
+    engine.run("bump")
+    whole = engine.transaction()
+    whole.get("domain")
+    engine.compare_and_swap(engine.state.version, {"domain.other": 5})
+    whole.set("domain.fresh", 4)
+    with pytest.raises(ConflictError) as info:
+        whole.commit()
+    assert info.value.path == "domain"
+    assert engine.state.get("domain.n") == calls + 3
+    assert engine.state.get("domain.other") == 5
+
+
+def test_a_signal_written_with_plain_fields_is_cleared_by_the_next_commit() -> None:
+    # a call mixing the view's scalar writes with a SIGNAL write takes the checked
+    # commit: the signal is in that commit's snapshot only
+    engine = TheusEngine({"domain": {"n": 0}}, strict_mode=False)
+
+    @process(inputs=["domain.n"], outputs=["domain.n", "domain.sig_done"])
+    def step(ctx: Any) -> None:
+        ctx.domain.n = ctx.domain.n + 1
+        ctx.domain.sig_done = ctx.domain.n
+
+    @process(inputs=["domain.n"], outputs=["domain.n"])
+    def quiet(ctx: Any) -> None:
+        ctx.domain.n = ctx.domain.n + 1
+
+    engine.register(step)
+    engine.register(quiet)
+    engine.run("step")
+    assert engine.state.signals == {"domain.sig_done": 1}
+    assert engine.state.get("domain.sig_done") == 1
+    engine.run("quiet")
+    assert engine.state.signals == {}
+    assert engine.state.get("domain.sig_done", None) is None
+    assert engine.state.get("domain.n") == 2
+
+
+COPIES = 15
+
+
+def test_transactions_racing_fast_commits_never_commit_a_stale_read() -> None:
+    # two threads bump n with blind fast commits while two copy n into shadow through
+    # transactions: every commit of shadow must hold the n of its own snapshot
+    engine = TheusEngine(
+        {"domain": {"n": 0, "shadow": 0}},
+        strict_mode=False,
+        journal=MemoryJournal(keep_last=None),
+    )
+
+    @process(inputs=["domain.n"], outputs=["domain.n"])
+    def bump(ctx: Any) -> None:
+        ctx.domain.n = ctx.domain.n + 1
+
+    engine.register(bump)
+    store = engine.store
+
+    def copy(tx: Any) -> None:
+        n = tx.get("domain.n")
+        time.sleep(0)  # let the bumpers commit between the read and the commit
+        tx.set("domain.shadow", n)
+
+    done = threading.Event()
+    bumps = [0, 0]
+
+    def bumper(i: int) -> None:
+        while not done.is_set():
+            for _ in range(20):
+                engine.run("bump")
+            bumps[i] += 20
+            time.sleep(0)
+
+    def copier() -> None:
+        for _ in range(COPIES):
+            store.run_with_retry(copy, key="copier")
+
+    bumpers = [threading.Thread(target=bumper, args=(i,)) for i in range(2)]
+    copiers = [threading.Thread(target=copier) for _ in range(2)]
+    for t in bumpers + copiers:
+        t.start()
+    for t in copiers:
+        t.join()
+    done.set()
+    for t in bumpers:
+        t.join()
+    copies = [r.version for r in engine.history() if "domain.shadow" in r.changes]
+    assert len(copies) == 2 * COPIES
+    for version in copies:
+        snapshot = engine.at(version)
+        assert snapshot.get("domain.shadow") == snapshot.get("domain.n"), version
+    assert sum(bumps) > 0  # (two bumpers: last writer wins on n, by design)
+    assert engine.state.version == sum(bumps) + 2 * COPIES

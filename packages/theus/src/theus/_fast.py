@@ -165,6 +165,7 @@ class FastRun(_Runtime):
         "local",
         "outbox",
         "participants",
+        "plain",
         "spec",
         "state",
         "writes",
@@ -180,6 +181,7 @@ class FastRun(_Runtime):
         self.outbox: Any = None
         self.participants: list[Any] | None = None
         self.has_signals = False
+        self.plain = True  # every pending entry came from the FastView's scalar path
         self.closed = ""  # "committed" / "rolled back" once the call is over
         # self.committed: the writes, set by commit() (read only once ``closed``)
 
@@ -228,6 +230,7 @@ class FastRun(_Runtime):
             self._pend(ep, ev)
 
     def _pend(self, p: ParsedPath, value: Any) -> None:
+        self.plain = False
         if p.zone is _SIGNAL:
             self.has_signals = True
         writes = self.writes
@@ -314,11 +317,18 @@ def fast_lane(engine: ProcessCalls, spec: ProcessSpec) -> FastLane:
     is_idle = audit.is_idle
     pm = engine._pm
     fields = _LAYER_FIELDS["domain"]
+    seen = (-1, False)  # (audit.generation, is_idle(name) at that generation)
 
     def lane(kwargs: Mapping[str, Any], participants: tuple[Any, ...] = ()) -> Any:
+        nonlocal seen
         if engine._closed:
             raise TheusError("the engine is closed")
-        idle = is_idle(name)  # then no audit call is needed below
+        generation, idle = seen
+        if generation != audit.generation:
+            generation = audit.generation  # read first: a later change is seen next call
+            idle = is_idle(name)
+            seen = (generation, idle)
+        # idle: no audit call is needed below
         if not (idle or audit.is_clear(name)):
             engine._audit_inputs(spec, kwargs)
         active = pm.active  # empty while no plugin implements any hook
@@ -350,7 +360,7 @@ def fast_lane(engine: ProcessCalls, spec: ProcessSpec) -> FastLane:
             if run.participants is not None:
                 version = run._apply()
             elif writes:
-                simple = store._apply_simple(writes, name)
+                simple = store._apply_simple(writes, name, run.plain)
                 version = run._apply() if simple is None else simple
             else:
                 version = state.version
