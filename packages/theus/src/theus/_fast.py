@@ -172,18 +172,19 @@ class FastRun(_Runtime):
     )
     strict = False
 
-    def __init__(self, engine: ProcessCalls, spec: ProcessSpec, state: State) -> None:
-        self.engine = engine
-        self.spec = spec
-        self.state = state
-        self.writes: dict[str, Entry] = {}
-        self.local: _Scratch | None = None
-        self.outbox: Any = None
-        self.participants: list[Any] | None = None
-        self.has_signals = False
-        self.plain = True  # every pending entry came from the FastView's scalar path
-        self.closed = ""  # "committed" / "rolled back" once the call is over
-        # self.committed: the writes, set by commit() (read only once ``closed``)
+    # Made by the lane (``fast_lane``), which fills every slot itself: a call to
+    # ``__init__`` would cost a frame on the hot path.
+    engine: ProcessCalls
+    spec: ProcessSpec
+    state: State
+    writes: dict[str, Entry]
+    local: _Scratch | None
+    outbox: Any
+    participants: list[Any] | None
+    has_signals: bool
+    plain: bool  # every pending entry came from the FastView's scalar path
+    closed: str  # "committed" / "rolled back" once the call is over
+    committed: dict[str, Entry]  # the writes, once the call committed
 
     def _overlay(self) -> Transaction:
         """A throw-away transaction holding the pending writes (rare path: a read of a
@@ -335,11 +336,17 @@ def fast_lane(engine: ProcessCalls, spec: ProcessSpec) -> FastLane:
         if active and active.get("theus_process_before"):
             pm.hook.theus_process_before(engine=engine, process=spec, kwargs=kwargs)
         state = store._state
-        run = FastRun(engine, spec, state)
-        writes = run.writes
-        if participants:
-            for participant in participants:
-                run.attach(participant)
+        run = _new(FastRun)  # every slot, here: no __init__ frame
+        run.engine = engine
+        run.spec = spec
+        run.state = state
+        writes: dict[str, Entry] = {}
+        run.writes = writes
+        run.local = run.outbox = None
+        run.participants = list(participants) if participants else None
+        run.has_signals = False
+        run.plain = True
+        run.closed = ""
         try:
             # the ctx and its domain view (``_fast_view`` for an open call, inlined)
             ctx = _new(FastContext)
