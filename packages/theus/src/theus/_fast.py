@@ -220,8 +220,14 @@ class FastRun(_Runtime):
         if self.closed:
             raise TransactionClosed(self.closed)
         p = _CACHE.get(path) or parse_path(path)
-        if p.zone is _DATA and type(value) in FAST_TYPES:
-            self._pend(p, value)
+        if p.zone is _DATA and type(value) in FAST_TYPES:  # ``_pend``, inlined
+            if len(p.keys) != 2:  # (a scalar on ``layer.field`` is vouched for)
+                self.plain = False
+            writes = self.writes
+            text = p.text
+            if text in writes:  # re-inserted at the end: write order is kept
+                del writes[text]
+            writes[text] = (p, value)
             return
         entries, heavy = prepare_set(p, value, self.state._root)  # as ``tx.set`` does
         store = self.engine._store
