@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from theus import TheusEngine, TheusError, process
-from theus_flux import FluxPaused
+from theus_flux import FluxPaused, FluxStepError
 from theus_signals import OutboxMessage
 from theus_state import JournalLocked, SerializationError, VersionNotFound
 from theus_state import hookimpl as state_hookimpl
@@ -34,9 +34,10 @@ def explode(ctx):  # type: ignore[no-untyped-def]
     raise RuntimeError("boom")
 
 
-def test_durable_engine_restores_state_and_outbox(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strict", [True, False])
+def test_durable_engine_restores_state_and_outbox(tmp_path: Path, strict: bool) -> None:
     db = tmp_path / "app.db"
-    with TheusEngine({"domain": {"counter": 0}}, durable=db) as engine:
+    with TheusEngine({"domain": {"counter": 0}}, durable=db, strict_mode=strict) as engine:
         engine.register(step)
         for _ in range(3):
             engine.run(step)
@@ -53,9 +54,10 @@ def test_durable_engine_restores_state_and_outbox(tmp_path: Path) -> None:
         assert engine.at(1).get("domain.counter") == 1
 
 
-def test_failing_process_writes_nothing_to_the_journal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("strict", [True, False])
+def test_failing_process_writes_nothing_to_the_journal(tmp_path: Path, strict: bool) -> None:
     db = tmp_path / "app.db"
-    with TheusEngine({"domain": {"counter": 0}}, durable=db) as engine:
+    with TheusEngine({"domain": {"counter": 0}}, durable=db, strict_mode=strict) as engine:
         engine.register(explode)
         with pytest.raises(RuntimeError):
             engine.run(explode)
@@ -119,6 +121,59 @@ def test_bad_durable_arguments(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="is empty"):
         TheusEngine.open(tmp_path / "fresh.db")
     TheusEngine.open(db).close()  # neither left the journal locked
+
+
+class FailAfterCommit:
+    """Loses the process right behind commit ``version`` (durable, the next not begun)."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+    @state_hookimpl
+    def theus_state_commit(self, version: int) -> None:
+        if version == self.version:
+            raise RuntimeError(f"lost the process after commit {version}")
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_failed_durable_run_resumes_without_repeating_a_step(
+    tmp_path: Path, strict: bool
+) -> None:
+    # a run fails inside step 5's body, then right behind step 7's commit; each time
+    # the engine is closed, reopened and the run resumed: every step commits exactly
+    # once, with its outbox message (the run position commits with the step)
+    db = tmp_path / "app.db"
+    workflow = "steps: [" + ", ".join(["flaky"] * 10) + "]"  # a step run twice would show
+    fail_in_body = [5]
+
+    @process(inputs=["domain.counter"], outputs=["domain.counter"])
+    def flaky(ctx):  # type: ignore[no-untyped-def]
+        n = ctx.domain.counter + 1
+        ctx.outbox.add(OutboxMessage("step", n, key=f"step-{n}"))
+        if n == fail_in_body[0]:
+            raise RuntimeError("boom")
+        ctx.domain.counter = n
+
+    with TheusEngine({"domain": {"counter": 0}}, durable=db, strict_mode=strict) as engine:
+        engine.register(flaky)
+        with pytest.raises(FluxStepError, match="boom"):
+            engine.run_workflow(workflow, run_id="loop")
+        assert engine.state.get("domain.counter") == 4
+    fail_in_body[0] = 0
+    with TheusEngine.open(db, strict_mode=strict) as engine:
+        engine.register(flaky)
+        engine.store.plugin_manager.register(FailAfterCommit(7))
+        with pytest.raises(FluxStepError, match="after commit 7"):
+            engine.resume_workflow("loop")
+        assert engine.state.get("domain.counter") == 7
+    with TheusEngine.open(db, strict_mode=strict) as engine:
+        engine.register(flaky)
+        engine.resume_workflow("loop")
+        assert engine.state.get("domain.counter") == 10
+        assert [r.version for r in engine.history()] == list(range(1, 11))
+        keys = [m.key for m in engine.outbox.pending(limit=100)]
+        assert keys == [f"step-{n}" for n in range(1, 11)]
+        assert engine.workflow_runs()[0].status == "complete"
 
 
 def test_time_travel_and_fork_through_the_engine() -> None:
@@ -347,7 +402,7 @@ HITL_CHILD = textwrap.dedent(
     """
     import sys
     from theus import TheusEngine
-    from theus_flux import FluxPaused
+    from theus_flux import FluxPaused, FluxStepError
     import procs
 
     db, mode = sys.argv[1], sys.argv[2]
