@@ -34,7 +34,7 @@ from theus_state import ConflictError, Store, Transaction
 
 from ._context import _Run, make_context
 from ._contracts import ProcessSpec
-from ._fast import FastLane, fast_lane
+from ._lane import FastLane, fast_lane
 from ._plugins import EnginePluginManager
 from ._results import apply_result
 from .exceptions import TheusError
