@@ -54,27 +54,24 @@ warnings are called after the lock is released.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pluggy
 
+from ._compile import compile_recipe, error_state
 from ._decision import ALLOW, Decision, Violation
-from ._keys import MISSING, Failure, KeyState, Plan, error_text, lookup
+from ._keys import MISSING, Failure, KeyState, Plan, lookup
 from ._levels import SEVERITY
 from ._log import AuditLog
 from ._plugins import make_plugin_manager, registry_from
-from ._recipe import PHASES, AuditRecipe, RuleSpec, error_key
-from ._rules import Predicate, RuleRegistry, short_repr
-from .exceptions import AuditWarning, RecipeError
+from ._recipe import AuditRecipe
+from ._report import describe_failures, report
+from ._rules import RuleRegistry
 
 __all__ = ["Auditor"]
-
-_logger = logging.getLogger("theus_audit")
 
 
 class Auditor:
@@ -116,59 +113,15 @@ class Auditor:
         self._lock = threading.Lock()
         self._stop: Decision | None = None
         self._blocked: dict[str, dict[str, KeyState]] = {}
-        self._states: dict[str, KeyState] = {}
-        self._errors: dict[str, KeyState] = {}
-        self._plans: dict[str, dict[str, Plan]] = {"inputs": {}, "outputs": {}}
-        self._ruled: set[str] = set()  # processes with input or output rules
+        compiled = compile_recipe(recipe, self.registry)
+        self._states: dict[str, KeyState] = compiled.states
+        self._errors: dict[str, KeyState] = compiled.errors
+        self._plans: dict[str, dict[str, Plan]] = compiled.plans
+        self._ruled: set[str] = compiled.ruled  # processes with input or output rules
         # changes whenever a count, a block or the stopped state changes (see is_idle)
         self.generation = 0
-        self._compile()
 
-    # -- compile ------------------------------------------------------------------------
-
-    def _compile(self) -> None:
-        for proc in self.recipe.processes.values():
-            for phase in PHASES:
-                rules: tuple[RuleSpec, ...] = getattr(proc, phase)
-                entries = [entry for rule in rules for entry in self._compile_rule(rule)]
-                if entries:
-                    self._plans[phase][proc.name] = tuple(entries)
-                    self._ruled.add(proc.name)
-            self._error_state(proc.name)
-
-    def _compile_rule(self, rule: RuleSpec) -> list[tuple[str, Predicate, KeyState]]:
-        out = []
-        for check in rule.checks:
-            kind = self.registry.get(check.kind)
-            where = f"{rule.path}.{check.kind}"
-            if kind is None:
-                raise RecipeError(
-                    f"unknown rule kind {check.kind!r} (no plugin of this Auditor registers it)",
-                    key=where,
-                    source=rule.source,
-                    line=check.line,
-                )
-            try:
-                predicate = kind.factory(check.param)
-            except (TypeError, ValueError) as exc:
-                raise RecipeError(
-                    str(exc), key=where, source=rule.source, line=check.line
-                ) from None
-            state = KeyState(
-                check.key,
-                rule.process,
-                rule.phase,
-                rule.field,
-                check.kind,
-                check.param,
-                rule.settings,
-                kind.describe,
-                rule.message,
-                rule.required,
-            )
-            self._states[check.key] = state
-            out.append((rule.field, predicate, state))
-        return out
+    # -- error keys -----------------------------------------------------------------------
 
     def _error_state(self, process: str) -> KeyState:
         state = self._errors.get(process)
@@ -176,16 +129,7 @@ class Auditor:
             with self._lock:
                 state = self._errors.get(process)
                 if state is None:
-                    state = KeyState(
-                        error_key(process),
-                        process,
-                        "error",
-                        "",
-                        "error",
-                        None,
-                        self.recipe.settings_for(process),
-                        error_text,
-                    )
+                    state = error_state(process, self.recipe.settings_for(process))
                     self._errors[process] = state
         return state
 
@@ -253,16 +197,7 @@ class Auditor:
     def _finish(
         self, process: str, phase: str, failed: list[Failure] | None, *, stacklevel: int = 4
     ) -> Decision:
-        texts = []
-        for state, value, error in failed or ():
-            if value is MISSING:
-                detail = f"field {state.field!r} is missing"
-            else:
-                try:
-                    detail = state.describe(state.param, value, error)
-                except Exception as exc:  # noqa: BLE001 - a broken describe must not hide the failure
-                    detail = f"{state.rule} failed for {short_repr(value)} ({exc!r})"
-            texts.append(detail)
+        texts = describe_failures(failed)
         violations: list[Violation] = []
         crossings: list[tuple[KeyState, int]] = []
         reasons: list[str] = []
@@ -327,37 +262,8 @@ class Auditor:
             process,
             phase,
         )
-        self._report(violations, crossings, stacklevel + 1)
+        report(self.log, self._hook, violations, crossings, stacklevel + 1)
         return decision
-
-    def _report(
-        self, violations: list[Violation], crossings: list[tuple[KeyState, int]], stacklevel: int
-    ) -> None:
-        log, hook = self.log, self._hook
-        for v in violations:
-            log.append(v.key, v.level, f"{v.action}: {v.message} (count {v.count})")
-            try:
-                hook.audit_violation(violation=v)
-            except Exception:
-                _logger.exception("audit_violation hook failed for %s", v.key)
-        for state, count in crossings:
-            assert state.tmin is not None
-            try:
-                hook.audit_threshold_warning(
-                    key=state.key, process=state.process, count=count, threshold_min=state.tmin
-                )
-            except Exception:
-                _logger.exception("audit_threshold_warning hook failed for %s", state.key)
-            warnings.warn(
-                AuditWarning(
-                    f"audit key {state.key!r} reached threshold_min {state.tmin} "
-                    f"({count} failures, level {state.level})",
-                    key=state.key,
-                    count=count,
-                    threshold=state.tmin,
-                ),
-                stacklevel=stacklevel,
-            )
 
     # -- process outcome ------------------------------------------------------------------
 
