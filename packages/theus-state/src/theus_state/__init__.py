@@ -6,7 +6,8 @@ from ._conflicts import ConflictManager, RetryDecision
 from ._frozen import FrozenList, FrozenMap, freeze, thaw
 from ._journal import CommitRecord, Journal, MemoryJournal
 from ._paths import LAYERS, ParsedPath, Zone, parse_path
-from ._sqlite_journal import SCHEMA_VERSION, SqliteJournal
+from ._sqlite_journal import SqliteJournal
+from ._sqlite_schema import SCHEMA_VERSION
 from ._state import State
 from ._store import Store
 from ._transaction import DELETED, CommitParticipant, Transaction

@@ -1,5 +1,10 @@
 """SqliteJournal: a crash-safe delta journal in one SQLite file (stdlib sqlite3, WAL).
 
+The file's tables and opening them are in ``_sqlite_schema``; what the rows hold and
+rebuilding a version from them in ``_sqlite_rows``. This module is the journal itself:
+the writer's file lock, the connection's lock and the SQL transactions of the Journal
+protocol.
+
 Rules / theory of operation:
 - One SQL transaction per commit: ``BEGIN IMMEDIATE`` → commit participants write through
   the same connection (outbox rows, workflow positions) → one ``theus_commits`` row (the
@@ -14,8 +19,6 @@ Rules / theory of operation:
 - One writer per file: opening for writing takes an exclusive ``flock`` on
   ``<file>.lock`` (released by the OS if the process dies); a second writer gets
   :class:`JournalLocked`. ``readonly=True`` opens without the lock, for inspection.
-- ``theus_meta.schema_version`` is checked on open: a newer schema, a foreign SQLite file
-  or a corrupt file each raise :class:`JournalFormatError`.
 - All use of the connection happens under one re-entrant lock; between ``begin()`` and
   ``commit()``/``rollback()`` the lock stays held so readers never see a commit in flight.
 """
@@ -32,27 +35,16 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ._codec import _DELETE_MARK, DELETE_TAG, Codec, default_codec
-from ._frozen import EMPTY_NODE, Node, node_of, out
+from ._codec import Codec, default_codec
+from ._frozen import Node, out
 from ._journal import CommitRecord, Entry, overlaps, requester_label
-from ._paths import Zone, parse_path
-from ._transaction import DELETED
-from ._tree import tree_delete, tree_get, tree_set
-from .exceptions import JournalError, JournalFormatError, JournalLocked, VersionNotFound
+from ._paths import parse_path
+from ._sqlite_rows import bounds, decode_changes, encode_delta, encode_root, root_from
+from ._sqlite_schema import SYNC_MODES, connect
+from ._tree import tree_get
+from .exceptions import JournalError, JournalLocked
 
-__all__ = ["SCHEMA_VERSION", "SqliteJournal"]
-
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS theus_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS theus_commits (
-    version INTEGER PRIMARY KEY, ts REAL NOT NULL, requester TEXT, delta BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS theus_snapshots (
-    version INTEGER PRIMARY KEY, ts REAL NOT NULL, state BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS theus_heavy (
-    path TEXT PRIMARY KEY, shm_name TEXT NOT NULL, version INTEGER NOT NULL);
-"""
-_SYNC = {"OFF", "NORMAL", "FULL", "EXTRA"}
+__all__ = ["SqliteJournal"]
 
 
 class SqliteJournal:
@@ -77,8 +69,10 @@ class SqliteJournal:
         if keep_last is not None and keep_last < 1:
             raise ValueError(f"keep_last must be >= 1 or None, got {keep_last}")
         sync = synchronous.upper()
-        if sync not in _SYNC:
-            raise ValueError(f"synchronous must be one of {sorted(_SYNC)}, got {synchronous!r}")
+        if sync not in SYNC_MODES:
+            raise ValueError(
+                f"synchronous must be one of {sorted(SYNC_MODES)}, got {synchronous!r}"
+            )
         self.keep_last = keep_last
         self.snapshot_every = snapshot_every
         self.synchronous = sync
@@ -91,12 +85,14 @@ class SqliteJournal:
         if not readonly:
             self._take_file_lock()
         try:
-            self._conn = self._connect(busy_timeout)
+            self._conn = connect(
+                self.path, readonly=readonly, synchronous=sync, busy_timeout=busy_timeout
+            )
         except BaseException:
             self._release_file_lock()
             raise
 
-    # -- opening -----------------------------------------------------------------------
+    # -- one writer per file ------------------------------------------------------------
     def _take_file_lock(self) -> None:
         lock_path = self.path + ".lock"
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -116,92 +112,9 @@ class SqliteJournal:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
-        if self.readonly and not Path(self.path).exists():
-            raise JournalError("no such journal file", path=self.path)
-        uri = f"file:{self.path}?mode=ro" if self.readonly else f"file:{self.path}"
-        conn = sqlite3.connect(
-            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-        )
-        try:
-            tables = {
-                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-            if "theus_meta" in tables:
-                row = conn.execute(
-                    "SELECT value FROM theus_meta WHERE key='schema_version'"
-                ).fetchone()
-                found = int(row[0]) if row else 0
-                if found > SCHEMA_VERSION:
-                    raise JournalFormatError(
-                        f"journal schema version {found} is newer than this theus-state "
-                        f"supports ({SCHEMA_VERSION}); upgrade theus-state",
-                        path=self.path,
-                    )
-                if found < 1:
-                    raise JournalFormatError("journal has no schema version", path=self.path)
-            elif any(not t.startswith("theus_") for t in tables):
-                raise JournalFormatError(
-                    f"not a theus journal (a foreign SQLite database: tables {sorted(tables)})",
-                    path=self.path,
-                )
-            elif self.readonly:
-                raise JournalFormatError("not a theus journal (no journal tables)", path=self.path)
-            if not self.readonly:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={self.synchronous}")
-                conn.executescript(_SCHEMA)
-                conn.execute(
-                    "INSERT OR IGNORE INTO theus_meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise JournalFormatError(
-                f"not a usable SQLite journal ({exc})", path=self.path
-            ) from None
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
     @property
     def connection(self) -> sqlite3.Connection:
         return self._conn
-
-    # -- state encoding ----------------------------------------------------------------------
-    def _encode_root(self, root: Node[str, Any]) -> bytes:
-        return self.codec.dumps(self.codec.encode_value("<state>", root))
-
-    def _decode_root(self, blob: bytes) -> Node[str, Any]:
-        data = self.codec.decode(self.codec.loads(blob))
-        root = EMPTY_NODE
-        for layer, value in data.items():
-            root = tree_set(root, (layer,), node_of(value))
-        return root
-
-    def _apply_delta(
-        self, root: Node[str, Any], delta: bytes, previous_signals: list[str]
-    ) -> tuple[Node[str, Any], list[str], dict[str, Any]]:
-        for text in previous_signals:
-            with contextlib.suppress(KeyError):
-                root = tree_delete(root, parse_path(text).keys)
-        signals: list[str] = []
-        changes: dict[str, Any] = {}
-        for text, raw in self.codec.loads(delta):
-            value = self.codec.decode(raw)
-            p = parse_path(text)
-            if value is _DELETE_MARK:
-                changes[text] = DELETED
-                with contextlib.suppress(KeyError):
-                    root = tree_delete(root, p.keys)
-            else:
-                frozen = node_of(value)
-                changes[text] = out(frozen)
-                root = tree_set(root, p.keys, frozen)
-                if p.zone is Zone.SIGNAL:
-                    signals.append(text)
-        return root, signals, changes
 
     # -- Journal protocol ----------------------------------------------------------------------
     def is_empty(self) -> bool:
@@ -210,7 +123,7 @@ class SqliteJournal:
             return row is None
 
     def bootstrap(self, version: int, root: Node[str, Any]) -> None:
-        blob = self._encode_root(root)
+        blob = encode_root(self.codec, root)
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -225,54 +138,10 @@ class SqliteJournal:
                 self._conn.execute("ROLLBACK")
                 raise
 
-    def _bounds(self) -> tuple[int, int]:
-        row = self._conn.execute(
-            "SELECT (SELECT MIN(version) FROM theus_snapshots),"
-            " (SELECT MAX(version) FROM theus_commits),"
-            " (SELECT MAX(version) FROM theus_snapshots)"
-        ).fetchone()
-        if row[0] is None:
-            raise JournalError("journal is empty", path=self.path)
-        oldest = row[0]
-        latest = max(v for v in (row[1], row[2]) if v is not None)
-        return oldest, latest
-
-    def _root_from(self, version: int) -> tuple[Node[str, Any], list[str], int]:
-        """Root at ``version`` and the SIGNAL paths written by that commit."""
-        oldest, latest = self._bounds()
-        if not oldest <= version <= latest:
-            pruned = version < oldest and self._base_version() < oldest
-            raise VersionNotFound(version, oldest, latest, pruned=pruned)
-        snap = self._conn.execute(
-            "SELECT version, state FROM theus_snapshots WHERE version <= ?"
-            " ORDER BY version DESC LIMIT 1",
-            (version,),
-        ).fetchone()
-        root = self._decode_root(snap[1])
-        signals = self._snapshot_signal_paths(snap[0])
-        for (delta,) in self._conn.execute(
-            "SELECT delta FROM theus_commits WHERE version > ? AND version <= ? ORDER BY version",
-            (snap[0], version),
-        ).fetchall():
-            root, signals, _ = self._apply_delta(root, delta, signals)
-        return root, signals, version
-
-    def _snapshot_signal_paths(self, version: int) -> list[str]:
-        row = self._conn.execute(
-            "SELECT delta FROM theus_commits WHERE version = ?", (version,)
-        ).fetchone()
-        if row is None:
-            return []
-        return [t for t, _raw in self.codec.loads(row[0]) if parse_path(t).zone is Zone.SIGNAL]
-
-    def _base_version(self) -> int:
-        row = self._conn.execute("SELECT value FROM theus_meta WHERE key='base_version'").fetchone()
-        return int(row[0]) if row else 0
-
     def restore(self) -> tuple[int, Node[str, Any], dict[str, Any]]:
         with self._lock:
-            _oldest, latest = self._bounds()
-            root, signals, version = self._root_from(latest)
+            _oldest, latest = bounds(self._conn, self.path)
+            root, signals, version = root_from(self._conn, self.codec, latest, self.path)
         values = {text: out(tree_get(root, parse_path(text).keys)) for text in signals}
         return version, root, values
 
@@ -299,10 +168,7 @@ class SqliteJournal:
         writes: Mapping[str, Entry],
         root: Node[str, Any],
     ) -> None:
-        enc = self.codec.encode_value
-        delta = self.codec.dumps(
-            [[t, DELETE_TAG if v is DELETED else enc(t, v)] for t, (_p, v) in writes.items()]
-        )
+        delta = encode_delta(self.codec, writes)
         conn = self._conn
         conn.execute(
             "INSERT INTO theus_commits VALUES (?, ?, ?, ?)",
@@ -311,7 +177,7 @@ class SqliteJournal:
         if version % self.snapshot_every == 0:
             conn.execute(
                 "INSERT OR REPLACE INTO theus_snapshots VALUES (?, ?, ?)",
-                (version, ts, self._encode_root(root)),
+                (version, ts, encode_root(self.codec, root)),
             )
             if self.keep_last is not None:
                 self._prune_aligned(version, self.keep_last)
@@ -339,7 +205,7 @@ class SqliteJournal:
 
     def root_at(self, version: int) -> Node[str, Any]:
         with self._lock:
-            return self._root_from(version)[0]
+            return root_from(self._conn, self.codec, version, self.path)[0]
 
     def records(self, path: str | None = None) -> Iterator[CommitRecord]:
         wanted = parse_path(path).text if path is not None else None
@@ -351,11 +217,7 @@ class SqliteJournal:
             pairs = self.codec.loads(delta)
             if wanted is not None and not any(overlaps(wanted, t) for t, _ in pairs):
                 continue
-            changes: dict[str, Any] = {}
-            for t, raw in pairs:
-                value = self.codec.decode(raw)
-                changes[t] = DELETED if value is _DELETE_MARK else out(node_of(value))
-            yield CommitRecord(version, ts, requester, changes)
+            yield CommitRecord(version, ts, requester, decode_changes(self.codec, pairs))
 
     def _prune_aligned(self, latest: int, keep_last: int) -> int:
         """Drop history older than the newest snapshot at or before ``latest-keep_last+1``."""
@@ -376,12 +238,12 @@ class SqliteJournal:
         if keep_last < 1:
             raise ValueError(f"keep_last must be >= 1, got {keep_last}")
         with self._lock:
-            oldest, latest = self._bounds()
+            oldest, latest = bounds(self._conn, self.path)
             cut = latest - keep_last + 1
             if cut <= oldest:
                 return 0
-            root = self._root_from(cut)[0]
-            blob = self._encode_root(root)
+            root = root_from(self._conn, self.codec, cut, self.path)[0]
+            blob = encode_root(self.codec, root)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._conn.execute(
