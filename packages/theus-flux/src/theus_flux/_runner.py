@@ -1,30 +1,25 @@
-"""``FluxRunner``: interprets a compiled workflow program against a context.
+"""``FluxRunner``: a workflow, its executor and the lifecycle of its runs.
 
 Theory of operation:
-- The workflow is flattened once (``_program``) and interpreted by one loop shared by
-  ``run`` (sync) and ``arun`` (async): ``_execute`` is a coroutine; ``run`` drives it with
-  a single ``send(None)``. In sync mode nothing inside it ever suspends: an awaitable
-  returned by the executor is completed on a private event loop (``asyncio.Runner``)
-  instead; in async mode it is awaited. Either way the FSM shows RUNNING -> WAITING_IO ->
-  RUNNING around it.
-- Counting: every executed step (process, if, while, run, wait, custom) and every loop
-  iteration (a ``while`` test that is true) counts one operation; more than ``max_ops``
-  fails the run with ``FluxLimitExceeded``.
-- One run at a time per runner; a runner may be reused for any number of runs: each run
-  first returns the FSM to PENDING (observers see it), then RUNNING.
+- The workflow is flattened once (``_program``); each run interprets it with the one
+  coroutine ``_interpreter.execute``, shared by ``run`` (sync) and ``arun`` (async):
+  ``run`` drives it with a single ``send(None)``. In sync mode nothing inside it ever
+  suspends: an awaitable returned by a step is completed on a private event loop
+  (``asyncio.Runner``) by ``_wait_io`` instead; in async mode it is awaited. Either way
+  the FSM shows RUNNING -> WAITING_IO -> RUNNING around it.
+- One run at a time per runner (``_start`` claims it, ``_finish`` releases it and moves
+  the FSM to COMPLETE, PAUSED or FAILED); a runner may be reused for any number of runs:
+  each run first returns the FSM to PENDING (observers see it), then RUNNING.
 - Positions: after each completed process, custom or passed ``wait`` step the run is at
   a ``Position`` (step path, loop counters, ops so far, workflow fingerprint). It is only
-  built when someone asks (``on_step_done``, a ``flux_step_end`` hook, ``step_position``,
-  a pause or a failure), so a plain run allocates nothing per step. ``run(ctx,
-  resume_from=position)`` continues with the first step after it (at the wait step
-  itself for a paused position).
-- Hot path: hook callers are looked up once per run (only hooks with implementations are
-  called); conditions are closures called directly; instruction tuples are unpacked once.
+  built (``_make_position``) when someone asks (``on_step_done``, a ``flux_step_end``
+  hook, ``step_position``, a pause or a failure), so a plain run allocates nothing per
+  step. ``run(ctx, resume_from=position)`` continues with the first step after it (at the
+  wait step itself for a paused position; ``_resume_point`` checks and maps it).
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, cast
@@ -32,16 +27,15 @@ from typing import Any, cast
 import pluggy
 
 from ._fsm import Observer, RunState, StateMachine
+from ._interpreter import execute
 from ._ir import Workflow
 from ._plugins import make_plugin_manager
 from ._position import Position
-from ._program import END, IF, JUMP, LOOP, PROC, RUN, TEST, WAIT, compile_program
+from ._program import WAIT, compile_program
 from ._run_support import DEFAULT_MAX_OPS, PrivateLoop, resolve_max_ops
-from .exceptions import FluxError, FluxLimitExceeded, FluxPaused, FluxStepError
+from .exceptions import FluxError
 
 __all__ = ["DEFAULT_MAX_OPS", "FluxRunner"]
-
-_isawaitable = inspect.isawaitable
 
 
 class FluxRunner:
@@ -127,7 +121,7 @@ class FluxRunner:
         Raises ``FluxStepError`` / ``FluxConditionError`` / ``FluxLimitExceeded`` (state
         FAILED) or ``FluxPaused`` (state PAUSED).
         """
-        coro = self._execute(ctx, True, resume_from)
+        coro = execute(self, ctx, True, resume_from)
         try:
             coro.send(None)
         except StopIteration as stop:
@@ -140,9 +134,10 @@ class FluxRunner:
 
         Cancellation leaves the runner FAILED with the ``CancelledError`` as ``.error``.
         """
-        return await self._execute(ctx, False, resume_from)
+        return await execute(self, ctx, False, resume_from)
 
     # ------------------------------------------------------------------ internals
+    # (called by ``_interpreter.execute``)
     def _make_position(
         self, pc: int, counters: list[int], ops: int, waiting: bool = False
     ) -> Position:
@@ -201,201 +196,6 @@ class FluxRunner:
         start = hook.flux_step_start if hook.flux_step_start.get_hookimpls() else None
         end = hook.flux_step_end if hook.flux_step_end.get_hookimpls() else None
         return start, end
-
-    def _fail_hooks(self, end_hook: Any, pc: int, exc: BaseException) -> None:
-        prog = self._program
-        owner = prog.owner[pc]
-        for start in (owner, *prog.parents[owner]):
-            step = prog.steps[start]
-            name = prog.code[start][1] if prog.code[start][0] == PROC else None
-            end_hook(
-                step_path=prog.paths[start], kind=step.kind, name=name, error=exc, position=None
-            )
-
-    async def _execute(self, ctx: Any, sync: bool, resume: Position | None) -> list[str]:
-        prog = self._program
-        counters = [0] * prog.n_loops
-        if resume is not None:
-            pc, ops = self._resume_point(resume, counters)
-        else:
-            pc, ops = 0, 0
-        start_hook, end_hook = self._hooks()
-        self._start()
-        code = prog.code
-        paths = prog.paths
-        n = len(code)
-        executor = self.executor
-        max_ops = self.max_ops
-        self._counters = counters
-        has_loops = prog.n_loops > 0
-        done_counters = list(counters)
-        done_pc = -1
-        done_ops = ops
-        executed: list[str] = []
-        append = executed.append
-        on_done = self.on_step_done
-        report = on_done is not None or end_hook is not None
-        try:
-            while pc < n:
-                op, arg, target, aux = code[pc]
-                if op == PROC:
-                    ops += 1
-                    if ops > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    if start_hook is not None:
-                        start_hook(step_path=paths[pc], kind="process", name=arg)
-                    self._pc = pc
-                    self._ops = ops
-                    try:
-                        result = executor(arg)
-                        if result is not None and _isawaitable(result):
-                            await self._wait_io(result, sync, paths[pc])
-                    except Exception as exc:
-                        raise FluxStepError(
-                            paths[pc], arg, f"{paths[pc]}: step {arg!r} failed: {exc!r}"
-                        ) from exc
-                    self._pc = -1
-                    append(arg)
-                    done_pc = pc
-                    done_ops = ops
-                    if has_loops:
-                        done_counters[:] = counters
-                    if report:
-                        self._report(pc, counters, ops, end_hook, on_done)
-                    pc += 1
-                elif op == TEST:
-                    try:
-                        if not arg.fn(ctx):
-                            pc = target
-                            continue
-                    except Exception as exc:
-                        raise arg.error(exc, paths[pc]) from exc
-                    ops += 1
-                    if ops > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    counters[aux] += 1
-                    pc += 1
-                elif op == JUMP:
-                    pc = target
-                elif op == IF:
-                    ops += 1
-                    if ops > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    if start_hook is not None:
-                        start_hook(step_path=paths[pc], kind="if", name=None)
-                    try:
-                        pc = pc + 1 if arg.fn(ctx) else target
-                    except Exception as exc:
-                        raise arg.error(exc, paths[pc]) from exc
-                elif op == END:
-                    if end_hook is not None:
-                        kind = prog.steps[pc].kind
-                        end_hook(
-                            step_path=paths[pc], kind=kind, name=None, error=None, position=None
-                        )
-                    pc += 1
-                elif op == LOOP:
-                    ops += 1
-                    if ops > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    if start_hook is not None:
-                        start_hook(step_path=paths[pc], kind="while", name=None)
-                    counters[aux] = 0
-                    pc += 1
-                elif op == RUN:
-                    ops += 1
-                    if ops > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    if start_hook is not None:
-                        start_hook(step_path=paths[pc], kind="run", name=None)
-                    pc += 1
-                elif op == WAIT:
-                    if ops + 1 > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    if start_hook is not None:
-                        start_hook(step_path=paths[pc], kind="wait", name=None)
-                    try:
-                        ready = bool(arg.fn(ctx))
-                    except Exception as exc:
-                        raise arg.error(exc, paths[pc]) from exc
-                    if not ready:
-                        here = self._make_position(pc, counters, ops, waiting=True)
-                        raise FluxPaused(here, arg.text, executed)
-                    ops += 1
-                    done_pc, done_ops = pc, ops
-                    if has_loops:
-                        done_counters[:] = counters
-                    if report:
-                        self._report(pc, counters, ops, end_hook, on_done)
-                    pc += 1
-                else:  # CUSTOM
-                    ops += 1
-                    if ops > max_ops:
-                        raise FluxLimitExceeded(max_ops, paths[pc])
-                    if start_hook is not None:
-                        start_hook(step_path=paths[pc], kind=arg.kind, name=None)
-                    self._pc = pc
-                    self._ops = ops
-                    try:
-                        result = arg.impl.run(ctx, arg.config, executor)
-                        if result is not None and _isawaitable(result):
-                            await self._wait_io(result, sync, paths[pc])
-                    except Exception as exc:
-                        raise FluxStepError(
-                            paths[pc], None, f"{paths[pc]}: '{arg.kind}' step failed: {exc!r}"
-                        ) from exc
-                    self._pc = -1
-                    done_pc, done_ops = pc, ops
-                    if has_loops:
-                        done_counters[:] = counters
-                    if report:
-                        self._report(pc, counters, ops, end_hook, on_done)
-                    pc += 1
-        except FluxPaused as paused:
-            self._position = paused.position
-            self._finish(RunState.PAUSED, paused.step_path)
-            raise
-        except BaseException as exc:
-            self._pc = -1
-            failed_at = paths[pc] if pc < n else None
-            position = (
-                self._make_position(done_pc, done_counters, done_ops) if done_pc >= 0 else resume
-            )
-            self._position = position
-            if isinstance(exc, FluxError):
-                exc.position = position
-            self._error = exc
-            try:
-                if end_hook is not None and pc < n:
-                    self._fail_hooks(end_hook, pc, exc)
-            finally:
-                self._finish(RunState.FAILED, failed_at)
-            raise
-        if done_pc >= 0:
-            self._position = self._make_position(done_pc, done_counters, done_ops)
-        else:
-            self._position = resume
-        self._finish(RunState.COMPLETE, None)
-        return executed
-
-    def _report(
-        self,
-        pc: int,
-        counters: list[int],
-        ops: int,
-        end_hook: Any,
-        on_done: Callable[[Position], object] | None,
-    ) -> None:
-        position = self._make_position(pc, counters, ops)
-        if end_hook is not None:
-            prog = self._program
-            step = prog.steps[pc]
-            name = prog.code[pc][1] if prog.code[pc][0] == PROC else None
-            end_hook(
-                step_path=prog.paths[pc], kind=step.kind, name=name, error=None, position=position
-            )
-        if on_done is not None:
-            on_done(position)
 
     def _finish(self, state: RunState, step_path: str | None) -> None:
         try:
