@@ -319,3 +319,40 @@ def test_global_keyword_inside_strings_and_attributes() -> None:
     assert compile_condition("domain.s == 'global'")(ctx) is True
     assert compile_condition("global.global + domain.global")(ctx) == 3
     assert compile_condition("global['global']")(ctx) == 2
+
+
+def test_mapping_types_are_remembered_but_a_later_registration_still_counts() -> None:
+    # field access checks "is it a Mapping" per type once; a class registered as a
+    # Mapping after a first (negative) answer must be read as a mapping from then on
+    from collections.abc import Mapping
+
+    from theus_flux import _cond_runtime
+
+    class Box:
+        def __init__(self, **data: Any) -> None:
+            self.data = data
+            self.n = "attribute"
+
+        def __getitem__(self, key: str) -> Any:
+            return self.data[key]
+
+        def __iter__(self) -> Any:
+            return iter(self.data)
+
+        def __len__(self) -> int:
+            return len(self.data)
+
+        def get(self, key: str, default: Any = None) -> Any:
+            return self.data.get(key, default)
+
+    cond = compile_condition("domain.n")
+    assert cond({"domain": Box(n="item")}) == "item"  # an object with __getitem__: item first
+    # not a mapping: .get reads the field, found as an attribute
+    assert compile_condition("domain.get('n', 0)")({"domain": Box(m=1)}) == "attribute"
+    Mapping.register(Box)
+    assert compile_condition("domain.get('n', 0)")({"domain": Box(m=1)}) == 0  # now a mapping
+    assert Box in _cond_runtime._MAPPING_TYPES
+    for i in range(_cond_runtime._MAPPING_TYPES_MAX + 5):  # bounded: cleared when full
+        kind = type(f"M{i}", (dict,), {})
+        assert cond({"domain": kind(n=i)}) == i
+    assert len(_cond_runtime._MAPPING_TYPES) <= _cond_runtime._MAPPING_TYPES_MAX

@@ -19,6 +19,7 @@ __all__ = [
     "UNARYOPS",
     "context_value",
     "get",
+    "is_mapping",
     "lookup",
 ]
 
@@ -117,10 +118,30 @@ UNARYOPS: dict[type[ast.unaryop], Callable[[Any], Any]] = {
 # Plain values are indexed as Python indexes them, never read by attribute.
 _PLAIN = (str, bytes, int, float, complex, list, tuple, set, frozenset, type(None))
 
+# Types already seen to be Mappings: a set lookup instead of the ABC check (which runs
+# Python code) on every field access. Only positive answers are kept, so a class
+# registered as a Mapping later is still seen as one; bounded like any cache.
+_MAPPING_TYPES: set[type] = {dict}
+_MAPPING_TYPES_MAX = 1024
+
+
+def is_mapping(obj: Any) -> bool:
+    """``isinstance(obj, Mapping)``, remembered per type."""
+    tp = type(obj)
+    if tp in _MAPPING_TYPES:
+        return True
+    if not isinstance(obj, Mapping):
+        return False
+    if len(_MAPPING_TYPES) >= _MAPPING_TYPES_MAX:
+        _MAPPING_TYPES.clear()
+        _MAPPING_TYPES.add(dict)
+    _MAPPING_TYPES.add(tp)
+    return True
+
 
 def lookup(obj: Any, key: Any) -> Any:
     """``obj.key`` / ``obj[key]`` as the language defines it (see the module docstring)."""
-    if type(obj) is dict or isinstance(obj, Mapping):
+    if type(obj) in _MAPPING_TYPES or is_mapping(obj):
         return obj[key]
     if isinstance(key, str) and not isinstance(obj, _PLAIN):
         if key.startswith("_"):
@@ -135,7 +156,7 @@ def lookup(obj: Any, key: Any) -> Any:
 
 
 def get(obj: Any, key: Any, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
+    if is_mapping(obj):
         return obj.get(key, default)
     try:
         return lookup(obj, key)
@@ -145,7 +166,7 @@ def get(obj: Any, key: Any, default: Any = None) -> Any:
 
 def context_value(ctx: Any, name: str) -> Any:
     keys = CONTEXT_NAMES[name]
-    if isinstance(ctx, Mapping):
+    if type(ctx) in _MAPPING_TYPES or is_mapping(ctx):
         for key in keys:
             try:
                 return ctx[key]  # one lookup: a live mapping may compute each value
