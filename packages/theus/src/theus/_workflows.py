@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from theus_flux import FluxError, FluxPaused, FluxRunner, Workflow
-from theus_state import PathNotFound, Zone, parse_path
+from theus_state import PathNotFound, State, Zone, parse_path
 
 from ._relay import FluxRelay
 from .exceptions import TheusError
@@ -52,15 +52,27 @@ class _MetaPaths(Mapping[str, Any]):
 
 
 class LiveContext(Mapping[str, Any]):
-    """The names Flux conditions see, read from the engine's current state."""
+    """The names Flux conditions see, read from the engine's current state (the views of
+    one state are made once: a condition reading ``domain`` twice gets one view)."""
 
     _NAMES = ("domain", "global", "signal", "meta")
 
     def __init__(self, engine: TheusEngine) -> None:
         self._engine = engine
+        self._state: State | None = None
+        self._views: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
-        state = self._engine.state
+        state = self._engine._store._state
+        if state is not self._state:
+            self._state = state
+            self._views = {}
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = self._view(state, name)
+        return view
+
+    def _view(self, state: State, name: str) -> Any:
         if name == "domain":
             return state.domain
         if name in ("global", "global_", "global_ctx"):
