@@ -4,7 +4,6 @@ import asyncio
 import logging
 from typing import Any
 
-import pluggy
 import pytest
 
 from theus_flux import (
@@ -273,19 +272,53 @@ def test_a_shared_plugin_manager_serves_loading() -> None:
 # ---------------------------------------------------------------- plugin manager
 
 
+class _FakeEntryPoint:
+    name = "fake-plugin"
+
+    def __init__(self, plugin: object) -> None:
+        self.plugin = plugin
+
+    def load(self) -> object:
+        return self.plugin
+
+
 def test_entry_points_are_loaded_unless_disabled(monkeypatch: pytest.MonkeyPatch) -> None:
-    groups: list[str] = []
-    monkeypatch.setattr(
-        pluggy.PluginManager,
-        "load_setuptools_entrypoints",
-        lambda self, group: groups.append(group),
-    )
-    make_plugin_manager()
-    assert groups == []  # THEUS_DISABLE_PLUGIN_AUTOLOAD=1 (conftest)
+    from theus_flux import _plugins
+
+    recorder = Recorder()
+    monkeypatch.setattr(_plugins, "_entry_points", lambda: (_FakeEntryPoint(recorder),))
+    assert make_plugin_manager().get_plugin("fake-plugin") is None  # disabled (conftest)
     monkeypatch.delenv("THEUS_DISABLE_PLUGIN_AUTOLOAD")
     runner = FluxRunner(Workflow.from_yaml("steps: [a]"), lambda n: None)
-    assert groups == ["theus_flux"]
     assert runner.plugin_manager.project_name == "theus_flux"
+    assert runner.plugin_manager.get_plugin("fake-plugin") is recorder
+    runner.run({})
+    assert [e[:2] for e in recorder.events] == [("start", "steps[0]"), ("end", "steps[0]")]
+
+
+def test_entry_points_are_read_once_per_process() -> None:
+    from theus_flux import _plugins
+
+    assert _plugins._entry_points() is _plugins._entry_points()
+
+
+def test_runners_can_share_one_plugin_manager() -> None:
+    recorder = Recorder()
+    pm = make_plugin_manager([recorder])
+    wf = Workflow.from_yaml("steps: [a, b]")
+    first = FluxRunner(wf, lambda n: None, plugin_manager=pm)
+    second = FluxRunner(wf, lambda n: None, plugin_manager=pm)
+    assert first.plugin_manager is second.plugin_manager is pm
+    first.run({})
+    second.run({})
+    starts = [e[1] for e in recorder.events if e[0] == "start"]
+    assert starts == ["steps[0]", "steps[1]"] * 2
+    late = Recorder()
+    pm.register(late)  # seen by the next run of any runner sharing it
+    second.run({})
+    assert [e[1] for e in late.events if e[0] == "start"] == ["steps[0]", "steps[1]"]
+    with pytest.raises(TypeError, match="not both"):
+        FluxRunner(wf, lambda n: None, plugins=[Recorder()], plugin_manager=pm)
 
 
 def test_hook_tracing(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:

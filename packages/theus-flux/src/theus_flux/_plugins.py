@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable
+from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
@@ -14,6 +16,13 @@ __all__ = ["make_plugin_manager"]
 
 PROJECT = "theus_flux"
 logger = logging.getLogger("theus_flux.hooks")
+
+
+@functools.cache
+def _entry_points() -> tuple[EntryPoint, ...]:
+    """The group's entry points, read once per process (a scan of every installed
+    distribution costs milliseconds)."""
+    return tuple(entry_points(group=PROJECT))
 
 
 def make_plugin_manager(plugins: Iterable[object] = ()) -> pluggy.PluginManager:
@@ -26,7 +35,9 @@ def make_plugin_manager(plugins: Iterable[object] = ()) -> pluggy.PluginManager:
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     if os.environ.get("THEUS_DISABLE_PLUGIN_AUTOLOAD") != "1":
-        pm.load_setuptools_entrypoints(PROJECT)
+        for ep in _entry_points():
+            if pm.get_plugin(ep.name) is None and not pm.is_blocked(ep.name):
+                pm.register(ep.load(), name=ep.name)
     for plugin in plugins:
         pm.register(plugin)
     if os.environ.get("THEUS_TRACE_HOOKS") == "1":

@@ -45,7 +45,9 @@ class FluxRunner:
     else 10,000). ``on_step_done(position)`` is called after every completed process,
     custom or passed ``wait`` step. ``plugins`` are registered on ``.plugin_manager``
     (entry points of the group ``theus_flux`` too, unless
-    ``THEUS_DISABLE_PLUGIN_AUTOLOAD=1``).
+    ``THEUS_DISABLE_PLUGIN_AUTOLOAD=1``). ``plugin_manager=`` (instead of ``plugins``)
+    shares one made by :func:`make_plugin_manager` between runners: making a manager
+    costs far more than a short run.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class FluxRunner:
         plugins: Iterable[object] = (),
         *,
         on_step_done: Callable[[Position], object] | None = None,
+        plugin_manager: pluggy.PluginManager | None = None,
     ) -> None:
         if not isinstance(workflow, Workflow):
             raise TypeError(f"expected a Workflow, not {type(workflow).__name__}")
@@ -65,7 +68,11 @@ class FluxRunner:
         self.executor = executor
         self.max_ops = resolve_max_ops(max_ops)
         self.on_step_done = on_step_done
-        self.plugin_manager: pluggy.PluginManager = make_plugin_manager(plugins)
+        if plugin_manager is None:
+            plugin_manager = make_plugin_manager(plugins)
+        elif plugins:
+            raise TypeError("pass plugins= or plugin_manager=, not both")
+        self.plugin_manager: pluggy.PluginManager = plugin_manager
         self._program = compile_program(workflow)
         self._fsm = StateMachine()
         self._claim = threading.Lock()
