@@ -10,7 +10,15 @@ import pytest
 
 from theus import TheusEngine, process
 from theus_audit import AuditAbortError, AuditBlockError, AuditRecipe, AuditStopError
-from theus_flux import FluxLimitExceeded, FluxStepError, InvalidWorkflow
+from theus_flux import (
+    FluxLimitExceeded,
+    FluxPaused,
+    FluxStepError,
+    InvalidWorkflow,
+    StepKind,
+    Workflow,
+)
+from theus_flux import hookimpl as flux_hookimpl
 from theus_signals import OutboxMessage
 
 
@@ -165,3 +173,78 @@ def test_workflow_errors() -> None:
     with pytest.raises(FluxStepError) as info:
         e.run_workflow("steps:\n  - mark\n  - missing_process\n")
     assert info.value.step_path == "steps[1]"
+
+
+class TwiceKind:
+    """A plugin with a custom ``flux: twice`` step kind (runs its target twice)."""
+
+    @flux_hookimpl
+    def flux_step_kinds(self) -> list[StepKind]:
+        def run(ctx: Any, config: Any, executor: Any) -> None:
+            executor(config["target"])
+            executor(config["target"])
+
+        return [StepKind("twice", run, keys=("target",), required=("target",))]
+
+
+TWICE = "steps:\n  - flux: twice\n    target: mark_count\n"
+
+
+@process(inputs=["domain.n"], outputs=["domain.n"])
+def mark_count(ctx: Any) -> None:
+    ctx.domain.n = ctx.domain.n + 1
+
+
+def test_custom_step_kinds_of_the_engine_plugins_load_and_resume(tmp_path: Path) -> None:
+    # a plugin given to the engine defines a step kind: the engine's workflows know it,
+    # also when a durable run is resumed from its stored text
+    with pytest.raises(InvalidWorkflow, match="unknown step kind 'twice'"):
+        TheusEngine({"domain": {"n": 0}}).run_workflow(TWICE)  # no such plugin
+    e = TheusEngine({"domain": {"n": 0}}, plugins=[TwiceKind()])
+    e.register(mark_count)
+    e.run_workflow(TWICE)
+    assert e.state.get("domain.n") == 2
+    db = tmp_path / "app.db"
+    wait_then_twice = (
+        "steps:\n  - flux: wait\n    until: 'signal.get(\"domain.cmd_go\")'\n" + TWICE[7:]
+    )
+    with TheusEngine({"domain": {"n": 0}}, durable=db, plugins=[TwiceKind()]) as durable:
+        durable.register(mark_count)
+        with pytest.raises(FluxPaused):
+            durable.run_workflow(wait_then_twice, run_id="r")
+    with TheusEngine.open(db, plugins=[TwiceKind()]) as durable:
+        durable.register(mark_count)
+        durable.resume_workflow("r", cmd_go=True)
+        assert durable.state.get("domain.n") == 2
+
+
+def test_workflow_text_is_parsed_once_per_engine_and_files_are_reread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    real = Workflow.from_yaml
+
+    def counting(src: Any, **kw: Any) -> Workflow:
+        parsed.append(str(src))
+        return real(src, **kw)
+
+    monkeypatch.setattr(Workflow, "from_yaml", counting)
+    e = TheusEngine({"domain": {"n": 0}})
+    e.register(mark_count)
+    for _ in range(3):
+        e.run_workflow("steps: [mark_count]\n")
+    assert len(parsed) == 1 and e.state.get("domain.n") == 3
+    path = tmp_path / "wf.yaml"
+    path.write_text("steps: [mark_count]\n")
+    e.run_workflow(path)
+    e.run_workflow(str(path))
+    assert len(parsed) == 3  # by path object and by name: each read, parsed once
+    e.run_workflow(path)
+    assert len(parsed) == 3
+    path.write_text("steps: [mark_count, mark_count]\n")  # changed on disk: read again
+    assert e.run_workflow(path) == ["mark_count", "mark_count"]
+    path.write_text("steps:\n  - flux: nope\n")
+    for _ in range(2):  # a bad file is never cached: the error names it each time
+        with pytest.raises(InvalidWorkflow, match=r"wf\.yaml:2"):
+            e.run_workflow(path)
+    assert e.state.get("domain.n") == 8

@@ -134,6 +134,8 @@ class TheusEngine(ProcessCalls):
         self._registry: dict[str, ProcessSpec] = {}
         self._lanes: dict[ProcessSpec, Any] = {}
         self._run_lanes: dict[Any, Any] = {}
+        self._flux_pms: dict[bool, Any] = {}  # see _workflows.flux_plugin_manager
+        self._workflows: dict[tuple[Any, str], Any] = {}  # see _workflows.engine_workflow
         self._executor = executor
         self._pool: Any = None
         self._heavy: Any = None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from theus_flux import FluxError, FluxPaused, FluxRunner, Workflow
+from theus_flux import FluxError, FluxPaused, FluxRunner, Workflow, make_plugin_manager
 from theus_state import PathNotFound, State, Zone, parse_path
 
 from ._relay import FluxRelay
@@ -21,6 +21,8 @@ from .exceptions import TheusError
 
 if TYPE_CHECKING:
     from ._engine import TheusEngine
+
+_WORKFLOWS_MAX = 64  # parsed workflows kept per engine (by YAML text)
 
 __all__ = [
     "LiveContext",
@@ -101,26 +103,59 @@ def workflow_text(workflow: Any) -> str | None:
     return None
 
 
-def load_workflow(workflow: Any) -> Workflow:
+def load_workflow(workflow: Any, plugin_manager: Any = None) -> Workflow:
+    """A ``Workflow`` from a Workflow, a YAML path or YAML text; custom ``flux:`` kinds
+    come from ``plugin_manager`` (else from entry points)."""
     if isinstance(workflow, Workflow):
         return workflow
     if isinstance(workflow, os.PathLike):
-        return Workflow.from_yaml(Path(workflow))
+        return Workflow.from_yaml(Path(workflow), plugin_manager=plugin_manager)
     if isinstance(workflow, str):
         if "\n" not in workflow and workflow.endswith((".yaml", ".yml")):
-            return Workflow.from_yaml(Path(workflow))
-        return Workflow.from_yaml(workflow)
+            return Workflow.from_yaml(Path(workflow), plugin_manager=plugin_manager)
+        return Workflow.from_yaml(workflow, plugin_manager=plugin_manager)
     raise TypeError(
         f"workflow must be a Workflow, a YAML path or YAML text, not {type(workflow).__name__}"
     )
 
 
+def engine_workflow(engine: TheusEngine, workflow: Any) -> Workflow:
+    """``load_workflow`` with the engine's plugins (custom step kinds), YAML text parsed
+    once per engine: a Workflow is immutable, and parsing costs far more than a short
+    run. A file is read each time (it may have changed): the key is its path and text."""
+    if isinstance(workflow, Workflow):
+        return workflow
+    text = workflow_text(workflow)
+    if text is None:  # not a workflow at all: load_workflow says what is wrong
+        return load_workflow(workflow)
+    key = (workflow if text is not workflow else "", text)
+    cache = engine._workflows
+    wf = cache.get(key)
+    if wf is None:
+        wf = load_workflow(workflow, flux_plugin_manager(engine))
+        if len(cache) >= _WORKFLOWS_MAX:
+            cache.clear()
+        cache[key] = wf
+    return wf
+
+
+def flux_plugin_manager(engine: TheusEngine) -> Any:
+    """The theus-flux plugin manager the engine's runners share (the engine's plugins,
+    plus the relay of flux steps to ``theus_workflow_step`` while someone implements
+    it): made once per engine and relay need, not once per run."""
+    relay = bool(engine._pm.active.get("theus_workflow_step"))
+    pm = engine._flux_pms.get(relay)
+    if pm is None:
+        plugins: list[object] = list(engine._plugin_objects)
+        if relay:
+            plugins.append(FluxRelay(engine))
+        pm = engine._flux_pms[relay] = make_plugin_manager(plugins)
+    return pm
+
+
 def _runner(
     engine: TheusEngine, wf: Workflow, run_id: str | None, max_ops: int | None, is_async: bool
 ) -> FluxRunner:
-    plugins: list[object] = list(engine._plugin_objects)
-    if engine._pm.active.get("theus_workflow_step"):
-        plugins.append(FluxRelay(engine))
     runner: FluxRunner
     if run_id is None:
         executor: Any = engine.execute if is_async else engine.run
@@ -149,12 +184,12 @@ def _runner(
                     return engine._submit_parallel(spec, {}, step_participants()).result()
                 return engine._call(spec, {}, step_participants())
 
-    runner = FluxRunner(wf, executor, max_ops=max_ops, plugins=plugins)
+    runner = FluxRunner(wf, executor, max_ops=max_ops, plugin_manager=flux_plugin_manager(engine))
     return runner
 
 
 def _start(engine: TheusEngine, workflow: Any, run_id: str | None) -> Workflow:
-    wf = load_workflow(workflow)
+    wf = engine_workflow(engine, workflow)
     if run_id is not None:
         if engine.durable:
             text = workflow_text(workflow)
@@ -243,13 +278,13 @@ def _prepare_resume(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -
 
 def resume_workflow(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> list[str]:
     record = _prepare_resume(engine, run_id, signals)
-    runner = _runner(engine, load_workflow(record.workflow), run_id, None, False)
+    runner = _runner(engine, engine_workflow(engine, record.workflow), run_id, None, False)
     context = LiveContext(engine)
     return _tracked(engine, run_id, lambda: runner.run(context, resume_from=record.position))
 
 
 async def aresume_workflow(engine: TheusEngine, run_id: str, signals: dict[str, Any]) -> list[str]:
     record = _prepare_resume(engine, run_id, signals)
-    runner = _runner(engine, load_workflow(record.workflow), run_id, None, True)
+    runner = _runner(engine, engine_workflow(engine, record.workflow), run_id, None, True)
     drive = runner.arun(LiveContext(engine), resume_from=record.position)
     return await _atracked(engine, run_id, drive)
