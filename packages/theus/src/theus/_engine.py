@@ -290,7 +290,8 @@ class TheusEngine(ProcessCalls):
             audit=self._audit.recipe,
             plugins=self._given_plugins,  # entry-point plugins load again on their own
         )
-        engine._registry.update(self._registry)
+        for key, spec in self._registry.items():
+            engine.register(spec.fn, name=key)
         return engine
 
     def workflow_runs(self) -> list[Any]:
