@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from theus_state import hookimpl as state_hookimpl
+
 
 @pytest.fixture(autouse=True)
 def _no_entry_point_plugins(
@@ -14,3 +16,21 @@ def _no_entry_point_plugins(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "entry_points: let engines load entry-point plugins")
+
+
+class FailAfterCommit:
+    """A theus-state plugin that loses the process right behind commit ``version``
+    (the commit is durable, the next one not begun)."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+    @state_hookimpl
+    def theus_state_commit(self, version: int) -> None:
+        if version == self.version:
+            raise RuntimeError(f"lost the process after commit {version}")
+
+
+@pytest.fixture
+def fail_after_commit() -> type[FailAfterCommit]:
+    return FailAfterCommit

@@ -123,21 +123,9 @@ def test_bad_durable_arguments(tmp_path: Path) -> None:
     TheusEngine.open(db).close()  # neither left the journal locked
 
 
-class FailAfterCommit:
-    """Loses the process right behind commit ``version`` (durable, the next not begun)."""
-
-    def __init__(self, version: int) -> None:
-        self.version = version
-
-    @state_hookimpl
-    def theus_state_commit(self, version: int) -> None:
-        if version == self.version:
-            raise RuntimeError(f"lost the process after commit {version}")
-
-
 @pytest.mark.parametrize("strict", [True, False])
 def test_a_failed_durable_run_resumes_without_repeating_a_step(
-    tmp_path: Path, strict: bool
+    tmp_path: Path, strict: bool, fail_after_commit: Any
 ) -> None:
     # a run fails inside step 5's body, then right behind step 7's commit; each time
     # the engine is closed, reopened and the run resumed: every step commits exactly
@@ -162,7 +150,7 @@ def test_a_failed_durable_run_resumes_without_repeating_a_step(
     fail_in_body[0] = 0
     with TheusEngine.open(db, strict_mode=strict) as engine:
         engine.register(flaky)
-        engine.store.plugin_manager.register(FailAfterCommit(7))
+        engine.store.plugin_manager.register(fail_after_commit(7))
         with pytest.raises(FluxStepError, match="after commit 7"):
             engine.resume_workflow("loop")
         assert engine.state.get("domain.counter") == 7

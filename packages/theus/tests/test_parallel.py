@@ -455,26 +455,19 @@ steps: [increment_seq, increment, increment, increment_seq]
 
 
 def test_parallel_steps_in_a_durable_run_commit_with_the_run_position(
-    backend: str, procs: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    backend: str,
+    procs: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    fail_after_commit: Any,
 ) -> None:
     """A parallel step's result commits in the same SQL transaction as the run position:
     after a failure right behind such a commit, resuming never runs that step again."""
-    from theus_state import hookimpl as state_hookimpl
-
-    class FailAfterCommit:
-        def __init__(self, version: int) -> None:
-            self.version = version
-
-        @state_hookimpl
-        def theus_state_commit(self, version: int) -> None:
-            if version == self.version:
-                raise RuntimeError(f"lost the process after commit {version}")
-
     db = tmp_path / "app.db"
     with make_engine(backend, {"domain": {"counter": 0}}, monkeypatch, durable=db) as engine:
         engine.register(procs.increment_seq)
         engine.register(procs.increment)
-        failing = FailAfterCommit(3)  # the second parallel step has committed, durably
+        failing = fail_after_commit(3)  # the second parallel step has committed, durably
         engine.store.plugin_manager.register(failing)
         with pytest.raises(FluxError, match="after commit 3"):
             engine.run_workflow(DURABLE_WF, run_id="r")
