@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from theus_state import FrozenList, FrozenMap, InvalidValue, Store
+from theus_state import FrozenList, FrozenMap, InvalidPath, InvalidValue, Store
 
 
 class Box:
@@ -140,3 +140,15 @@ def test_a_mapping_read_shows_its_heavy_fields_by_reference() -> None:
         assert tx.get("domain.model")["inner"]["heavy_x"] is other
     assert store.state.get("domain.model.inner")["heavy_x"] is other
     assert store.state.get("domain.model.inner.k") == 1
+
+
+def test_in_tells_whether_a_path_holds_something() -> None:
+    store = Store({"domain": {"x": 0, "none": None, "user": {"name": "a"}, "heavy_h": b"1"}})
+    state = store.state
+    for path in ("domain.x", "domain.none", "domain.user", "domain.user.name", "domain"):
+        assert path in state, path
+    assert "domain.heavy_h" in state  # HEAVY: the object itself
+    for path in ("domain.y", "domain.user.age", "domain.x.deeper", "global.g"):
+        assert path not in state, path  # never PathNotFound
+    with pytest.raises(InvalidPath):
+        "domain..x" in state  # noqa: B015 - a bad path is an error, not "absent"

@@ -23,6 +23,7 @@ __all__ = ["State"]
 _DATA_ZONES = (None, Zone.CONSTANT)
 _EMPTY_SIGNALS: Mapping[str, Any] = MappingProxyType({})
 _HEAVY = Zone.HEAVY
+_ABSENT = object()  # a default ``get`` hands back (MISSING means "no default")
 
 
 class State:
@@ -68,7 +69,9 @@ class State:
         return out(v)
 
     def __contains__(self, path: str) -> bool:
-        return self.get(path, MISSING) is not MISSING
+        """``path in state``: something is stored at ``path`` (a bad path still raises
+        ``InvalidPath``)."""
+        return self.get(path, _ABSENT) is not _ABSENT
 
     def _layer(self, name: str) -> FrozenMap:
         layer = self._root.get(name, EMPTY_NODE)
