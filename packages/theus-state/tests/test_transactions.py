@@ -12,6 +12,7 @@ from theus_state import (
     Store,
     TransactionClosed,
     ZoneViolation,
+    freeze,
 )
 
 
@@ -118,6 +119,29 @@ def test_constant_fields_are_refused() -> None:
     with store.transaction() as tx:
         tx.set("global", {"rate": 5, "const_cfg": {"mode": "x"}})
     assert store.state.get("global.rate") == 5
+
+
+def test_a_frozen_mapping_value_is_checked_for_constants_like_a_dict() -> None:
+    # a FrozenMap (e.g. read from the state) is already frozen, so it is not routed:
+    # its CONSTANT fields must still be compared with what the path holds
+    store = make()
+    cfg = store.state.get("global.const_cfg")  # a FrozenMap, not a CONSTANT itself
+    holder = store.state.get("global")  # a FrozenMap holding the CONSTANT const_cfg
+    for attempt in (
+        lambda tx: tx.set("domain.copy", holder),  # would create a new CONSTANT
+        lambda tx: tx.set("global", freeze({"rate": 1, "const_cfg": {"mode": "z"}})),
+        lambda tx: tx.set("global", freeze({"rate": 1})),  # would drop it
+    ):
+        with pytest.raises(ZoneViolation), store.transaction() as tx:
+            attempt(tx)
+    with pytest.raises(ZoneViolation):
+        store.compare_and_swap(store.state.version, {"domain.copy": holder})
+    assert "domain.copy" not in store.state
+    with store.transaction() as tx:  # the same constant, unchanged: allowed
+        tx.set("global", freeze({"rate": 6, "const_cfg": cfg}))
+        tx.set("domain.plain", cfg)  # no CONSTANT inside: a plain copy
+    assert store.state.get("global.rate") == 6
+    assert store.state.get("domain.plain") == {"mode": "x"}
 
 
 def test_heavy_writes_go_through_without_copy_and_survive_rollback() -> None:

@@ -70,7 +70,12 @@ def prepare_set(p: ParsedPath, value: Any, root: Node[str, Any]) -> tuple[list[E
         routed = Routed()
         value = route_mapping(p.keys, value, routed)
     frozen = _freeze(p.text, value)
-    check_constants(p, root, routed.constants if routed is not None else {})
+    if routed is not None:
+        fresh = routed.constants
+    else:  # a FrozenMap (already frozen, so not routed) brings its own CONSTANT fields
+        fresh = {}
+        collect_constants(p.keys, frozen, fresh)
+    check_constants(p, root, fresh)
     entries: list[Entry] = [(p, frozen)]
     heavy: list[Entry] = []
     if routed is not None:
