@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from theus_state import (
     InvalidPath,
@@ -297,3 +300,48 @@ def test_concurrent_readers_never_see_partial_commits() -> None:
         t.join()
     assert bad == []
     assert store.state.version == 2999
+
+
+PATHS = ["domain.a", "domain.a.p", "domain.a.q", "domain.a.sig_s", "domain.b", "domain.sig_t"]
+VALUES = st.one_of(
+    st.integers(0, 3),
+    st.dictionaries(st.sampled_from(["p", "q", "sig_s"]), st.integers(0, 3), max_size=3),
+)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.sampled_from(PATHS), VALUES),
+        st.tuples(st.just("delete"), st.sampled_from(PATHS), st.none()),
+    ),
+    max_size=8,
+)
+
+
+def _run_ops(store: Store, ops: list[Any], move: bool) -> list[str]:
+    outcomes = []
+    tx = store.transaction()
+    for op, path, value in ops:
+        try:
+            if op == "set":
+                tx.set(path, value)
+            else:
+                tx.delete(path)
+            outcomes.append("ok")
+        except (PathNotFound, InvalidPath) as exc:
+            outcomes.append(type(exc).__name__)
+    if move:  # another commit, on a path this transaction never touches
+        store.compare_and_swap(store.state.version, {"global.other": 1})
+    tx.commit()
+    return outcomes
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.sampled_from([{"a": 5}, {"a": {"p": 1}}, {}]), ops=OPS)
+def test_a_replayed_commit_equals_the_private_root(start: dict[str, Any], ops: list[Any]) -> None:
+    # when another commit moved the store, the writes are replayed on the current state:
+    # the result must be what the transaction saw (its private root), signals included
+    direct, replayed = Store({"domain": start}), Store({"domain": start})
+    assert _run_ops(direct, ops, move=False) == _run_ops(replayed, ops, move=True)
+    assert replayed.state.to_dict()["domain"] == direct.state.to_dict()["domain"]
+    assert replayed.state.signals == direct.state.signals
+    for path in direct.state.signals:  # a signal emitted is in its commit's snapshot
+        assert direct.state.get(path) == direct.state.signals[path]

@@ -11,6 +11,10 @@ Rules / theory of operation:
   its lock, that none of them changed since ``tx.version`` (path granularity, see
   ``_index``); if the store did not move at all, the private root simply becomes the new
   state, otherwise the writes are replayed on the current state.
+- So that a replay gives exactly the private root, the writes are kept as a replayable
+  log: a write or delete at a path drops the pending writes below it (they no longer
+  exist in the private root; a SIGNAL among them is not emitted), and a mapping a write
+  creates on its way is recorded as a write of its own, before it.
 - ``local`` writes are visible inside the transaction only and are dropped at commit.
 - Status table: open --commit--> committed | rolled back (on failure);
   open --rollback / exception in the with-block--> rolled back. Anything else raises
@@ -23,7 +27,7 @@ import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._frozen import Node, out
+from ._frozen import EMPTY_NODE, Node, out
 from ._paths import _CACHE, ParsedPath, Zone, parse_path
 from ._state import with_heavy
 from ._tree import MISSING, NotAMapping, tree_delete, tree_get, tree_set
@@ -53,9 +57,21 @@ _SIGNAL = Zone.SIGNAL
 _DATA = Zone.DATA
 
 
+def _created_parent(root: Node[str, Any], keys: tuple[str, ...]) -> ParsedPath | None:
+    """The outermost mapping on the way to ``keys`` that does not exist in ``root`` (a
+    write at ``keys`` creates it), or None."""
+    node: Any = root
+    for i, k in enumerate(keys[:-1]):
+        node = node.get(k, MISSING) if type(node) is Node else MISSING
+        if node is MISSING:
+            return parse_path(".".join(keys[: i + 1]))
+    return None
+
+
 class Transaction:
     __slots__ = (
         "_base",
+        "_depth",
         "_local",
         "_participants",
         "_reads",
@@ -78,6 +94,7 @@ class Transaction:
         self._status = _OPEN
         self._local = False
         self._signals = 0  # number of SIGNAL writes
+        self._depth = 0  # the most path segments of a write so far
         self.requester = requester
         self.version = base.version
 
@@ -170,18 +187,40 @@ class Transaction:
             raise InvalidPath(
                 p.text, f"{blocked!r} holds a {type(exc.value).__name__}, not a mapping"
             ) from None
+        if len(p.keys) > 2:  # a mapping this write creates is a write too (for a replay)
+            created = _created_parent(self._root, p.keys)
+            if created is not None:
+                self._record(created, EMPTY_NODE, root)
         self._record(p, frozen, root)
 
     def _record(self, p: ParsedPath, value: Any, root: Any) -> None:
         self._root = root
         writes = self._writes
-        if p.text in writes:
-            del writes[p.text]  # re-insert at the end: replay order == write order
-        writes[p.text] = (p, value)
+        text = p.text
+        if text in writes:
+            del writes[text]  # re-insert at the end: replay order == write order
+        depth = len(p.keys)
+        if self._depth > depth:
+            self._drop_below(text)
+        else:
+            self._depth = depth
+        writes[text] = (p, value)
         if p.keys[0] == "local":
             self._local = True
         elif p.zone is _SIGNAL:
             self._signals += 1
+
+    def _drop_below(self, text: str) -> None:
+        """Forget the writes below ``text``: the one just made there replaced them (the
+        private root no longer holds them, a replay must not apply them, a SIGNAL among
+        them is not emitted)."""
+        writes = self._writes
+        prefix = text + "."
+        below = [k for k in writes if k.startswith(prefix)]
+        if below:
+            for k in below:
+                del writes[k]
+            self._signals = sum(1 for q, _v in writes.values() if q.zone is _SIGNAL)
 
     # -- participants and completion ---------------------------------------------------
     def attach(self, participant: CommitParticipant) -> None:
