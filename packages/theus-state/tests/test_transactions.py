@@ -345,3 +345,17 @@ def test_a_replayed_commit_equals_the_private_root(start: dict[str, Any], ops: l
     assert replayed.state.signals == direct.state.signals
     for path in direct.state.signals:  # a signal emitted is in its commit's snapshot
         assert direct.state.get(path) == direct.state.signals[path]
+
+
+@pytest.mark.parametrize("move", [False, True])
+def test_a_write_below_a_missing_signal_field_emits_only_that_signal(move: bool) -> None:
+    # the SIGNAL mapping the write creates on its way is not a signal of its own
+    store = Store({"domain": {}})
+    with store.transaction() as tx:
+        tx.set("domain.sig_s.p", [1])
+        assert tx.signal_writes == {"domain.sig_s.p": [1]}
+        if move:
+            store.compare_and_swap(store.state.version, {"global.other": 1})
+    assert dict(store.state.signals) == {"domain.sig_s.p": [1]}
+    assert store.state.get("domain.sig_s") == {"p": [1]}
+    assert [list(r.changes) for r in store.history()][-1] == ["domain.sig_s.p"]

@@ -14,7 +14,8 @@ Rules / theory of operation:
 - So that a replay gives exactly the private root, the writes are kept as a replayable
   log: a write or delete at a path drops the pending writes below it (they no longer
   exist in the private root; a SIGNAL among them is not emitted), and a mapping a write
-  creates on its way is recorded as a write of its own, before it.
+  creates on its way is recorded as a write of its own, before it (except in the SIGNAL
+  zone: that write would be emitted as a signal of its own).
 - ``local`` writes are visible inside the transaction only and are dropped at commit.
 - Status table: open --commit--> committed | rolled back (on failure);
   open --rollback / exception in the with-block--> rolled back. Anything else raises
@@ -189,7 +190,8 @@ class Transaction:
             ) from None
         if len(p.keys) > 2:  # a mapping this write creates is a write too (for a replay)
             created = _created_parent(self._root, p.keys)
-            if created is not None:
+            # (not a SIGNAL one: it would be emitted; signals do not outlive the commit)
+            if created is not None and created.zone is not _SIGNAL:
                 self._record(created, EMPTY_NODE, root)
         self._record(p, frozen, root)
 

@@ -1,21 +1,29 @@
-"""``strict_mode=False``: no guards, no transaction object, deferred writes.
+"""``strict_mode=False``: no guards, deferred or shadowed writes, a blind commit.
 
 Rules / theory of operation:
-- A fast call reads the snapshot it started from plus its own pending writes and keeps
-  its writes as ``path -> (parsed path, frozen value)`` entries (frozen at write, as
-  ``tx.set`` does, so a later in-place mutation by the body never reaches the state;
-  HEAVY writes go through at once, as in strict mode). When the body returns, the
-  entries are applied in one blind, atomic store write (last writer wins: no conflict
-  detection, no retry). An exception discards them, so even the fast mode never leaves
-  half a call behind.
+- A fast call reads the snapshot it started from plus its own writes. While every write
+  is *plain* -- a scalar on a DATA ``layer.field`` -- the writes are kept as entries
+  ``path -> (parsed path, value)`` in a dict (two plain entries are never related: a
+  read of an entry's path returns it, a read of a related path replays them in a
+  throw-away transaction). The first write that is not plain (a mapping, a sequence, a
+  nested path, a delete, a SIGNAL or HEAVY path) makes the call's *shadow transaction*:
+  the plain entries are set in it, and from then on every read and write goes through
+  it, so the call sees exactly what a strict call sees (values frozen when written,
+  writes below a rewritten path dropped, the SIGNAL fields of a written mapping routed,
+  a created mapping kept). HEAVY writes go through at once, as in strict mode.
+- When the body returns, the writes are applied in one blind, atomic store write (last
+  writer wins: no conflict detection, no retry): the plain entries through the store's
+  simple path (or ``store.apply``, which validates them against the current state), the
+  shadow transaction's write log replayed on the current state. An exception discards
+  them, so even the fast mode never leaves half a call behind.
 - ``ctx.domain`` / ``ctx.global_`` are :class:`FastView` objects over one layer. While
   nothing is pending, reading a field goes straight to the layer's persistent map;
-  writing a scalar to a field of the layer records the entry without parsing the path
-  again. Everything else (pending writes, nested paths, HEAVY, private names, mapping
-  methods) takes the general :class:`View` path, so both give the same answers.
-- Checks that need the state at commit time (a scalar written over a mapping that holds
-  CONSTANT fields, a path below a scalar) run at commit: the store's simple path refuses
-  such entries and the general ``apply`` re-validates them.
+  writing a scalar to a field of the layer records the plain entry without parsing the
+  path again. Everything else (pending writes, nested paths, HEAVY, private names,
+  mapping methods) takes the general :class:`View` path, so both give the same answers.
+- Checks that need the state (a scalar written over a mapping that holds CONSTANT
+  fields, a path below a scalar) run when a plain entry reaches the state (at commit, or
+  when the shadow transaction is made); every other write is checked when it is made.
 """
 
 from __future__ import annotations
@@ -24,8 +32,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from theus_state import (
-    DELETED,
-    PathNotFound,
     State,
     Transaction,
     TransactionClosed,
@@ -33,7 +39,7 @@ from theus_state import (
 )
 from theus_state._frozen import EMPTY_NODE, Node, Opaque, out
 from theus_state._paths import _CACHE, ParsedPath, parse_path
-from theus_state._writes import FAST_TYPES, prepare_delete, prepare_set
+from theus_state._writes import FAST_TYPES
 
 from ._context import ProcessContext, _ctx_run, _Runtime
 from ._view import View, _set_view, _view
@@ -55,6 +61,10 @@ _NOT_PLAIN = frozenset({Node, Opaque})
 _new = object.__new__
 _FIELDS_MAX = 100_000
 _NOTHING: dict[str, Any] = {}  # never written to: the writes of a closed run
+# never written to: ``run.writes`` once the call has a shadow transaction
+_MARK = ""  # (no path has an empty text)
+_MARK_ENTRY: Any = (None, None)
+_SHADOWED: dict[str, Any] = {_MARK: _MARK_ENTRY}
 _view_getattr = View.__getattribute__
 _view_setattr = View.__setattr__
 
@@ -101,8 +111,11 @@ def _fast_view(run: FastRun, name: str) -> FastView:
     layer = run.state._root.get(name)
     view = _new(FastView)
     m = layer if type(layer) is Node else EMPTY_NODE
-    # a view made after the call (a kept ctx) gets its own copy: never the run's dict
+    # a view made after the call (a kept ctx), or once the call has a shadow
+    # transaction, gets its own dict: never ``run.writes`` (so it writes through ``run``)
     writes = dict(run.committed) if run.closed else run.writes
+    if writes is _SHADOWED:
+        writes = dict(_SHADOWED)
     _set_view(view, (run, name, m, writes, _LAYER_FIELDS[name]))
     return view
 
@@ -165,6 +178,7 @@ class FastRun(_Runtime):
         "plain",
         "spec",
         "state",
+        "tx",
         "writes",
     )
     strict = False
@@ -174,40 +188,59 @@ class FastRun(_Runtime):
     engine: ProcessCalls
     spec: ProcessSpec
     state: State
-    writes: dict[str, Entry]
+    writes: dict[str, Entry]  # the plain entries (``_SHADOWED`` once ``tx`` exists)
+    tx: Transaction | None  # the shadow transaction, once a write was not plain
     local: _Scratch | None
     outbox: Any
     participants: list[Any] | None
     has_signals: bool
-    plain: bool  # every pending entry came from the FastView's scalar path
+    plain: bool  # no shadow transaction: every entry is a scalar on a DATA field
     closed: str  # "committed" / "rolled back" once the call is over
-    committed: dict[str, Entry]  # the writes, once the call committed
+    committed: dict[str, Entry]  # the plain entries, once the call committed
+
+    def _shadow(self) -> Transaction:
+        """The call's shadow transaction, made at the first write that is not plain: the
+        plain entries so far are set in it (validated now), and from then on every read
+        and write of the call goes through it, so the call sees exactly what a strict
+        call would (writes below a rewritten path dropped, created mappings kept, SIGNAL
+        fields of a written mapping routed)."""
+        tx = self.tx
+        if tx is None:
+            tx = Transaction(self.engine._store, self.state, self.spec.name)
+            writes = self.writes
+            for text, (_p, value) in writes.items():
+                tx.set(text, value)
+            self.tx = tx
+            self.plain = False
+            self.has_signals = True  # (``signal_writes`` tells which, if any)
+            # the views still holding ``writes`` see an entry (so they take the general
+            # path to read) and another dict in ``run.writes`` (so they do to write)
+            writes[_MARK] = _MARK_ENTRY
+            self.writes = _SHADOWED
+        return tx
 
     def _overlay(self) -> Transaction:
-        """A throw-away transaction holding the pending writes (rare path: a read of a
-        path related to, but not equal to, a pending write)."""
+        """A throw-away transaction holding the plain entries (rare path: a read of a
+        path related to, but not equal to, a plain entry)."""
         tx = Transaction(self.engine._store, self.state)
         for text, (_p, value) in self._entries().items():
-            if value is DELETED:
-                tx.delete(text)
-            else:  # a node as its FrozenMap: set again in O(1), not re-routed
-                tx.set(text, out(value) if type(value) is Node else value)
+            tx.set(text, value)
         return tx
 
     def _entries(self) -> dict[str, Entry]:
-        """The call's writes: pending, or committed once the call is over."""
+        """The call's plain entries: pending, or committed once the call is over."""
         return self.committed if self.closed else self.writes
 
     def read(self, path: str) -> Any:
+        tx = self.tx
+        if tx is not None:
+            return tx.get(path)
         writes = self._entries()
         if writes:
             text = (_CACHE.get(path) or parse_path(path)).text
             entry = writes.get(text)
-            if entry is not None:
-                value = entry[1]
-                if value is DELETED:
-                    raise PathNotFound(text)
-                return out(value)
+            if entry is not None:  # plain entries are never related to one another
+                return out(entry[1])
             dotted = text + "."
             if any(k.startswith(dotted) or text.startswith(k + ".") for k in writes):
                 return self._overlay().get(text)
@@ -216,49 +249,33 @@ class FastRun(_Runtime):
     def write(self, path: str, value: Any) -> None:
         if self.closed:
             raise TransactionClosed(self.closed)
-        p = _CACHE.get(path) or parse_path(path)
-        if p.zone is _DATA and type(value) in FAST_TYPES:  # ``_pend``, inlined
-            if len(p.keys) != 2:  # (a scalar on ``layer.field`` is vouched for)
-                self.plain = False
-            writes = self.writes
-            text = p.text
-            if text in writes:  # re-inserted at the end: write order is kept
-                del writes[text]
-            writes[text] = (p, value)
-            return
-        entries, heavy = prepare_set(p, value, self.state._root)  # as ``tx.set`` does
-        store = self.engine._store
-        for hp, hv in heavy:
-            store._put_heavy(hp, hv)
-        for ep, ev in entries:
-            self._pend(ep, ev)
-
-    def _pend(self, p: ParsedPath, value: Any) -> None:
-        self.plain = False
-        if p.zone is _SIGNAL:
-            self.has_signals = True
-        writes = self.writes
-        writes.pop(p.text, None)  # re-inserted: signals are published in write order
-        writes[p.text] = (p, value)
+        tx = self.tx
+        if tx is None:
+            p = _CACHE.get(path) or parse_path(path)
+            if p.zone is _DATA and type(value) in FAST_TYPES and len(p.keys) == 2:
+                # a plain entry: a scalar on a DATA ``layer.field``
+                writes = self.writes
+                text = p.text
+                if text in writes:  # re-inserted at the end: write order is kept
+                    del writes[text]
+                writes[text] = (p, value)
+                return
+            tx = self._shadow()
+        tx.set(path, value)
 
     def delete(self, path: str) -> None:
         if self.closed:
             raise TransactionClosed(self.closed)
-        p = _CACHE.get(path) or parse_path(path)
-        if p.zone is _HEAVY:
-            try:
-                self.engine._store._heavy.remove(p)
-            except (KeyError, TypeError):
-                raise PathNotFound(p.text) from None
-            return
-        self.read(p.text)  # PathNotFound if absent
-        self._pend(*prepare_delete(p, self.state._root))
+        self._shadow().delete(path)
 
     def layer(self, name: str) -> View:
         """A new view of layer ``name`` (the ``ctx`` keeps it)."""
         return _fast_view(self, name)
 
     def whole(self, path: str) -> Any:
+        tx = self.tx
+        if tx is not None:
+            return tx.get(path, {})
         return self._overlay().get(path, {}) if self._entries() else self.state.get(path, {})
 
     def recent_signals(self) -> Any:
@@ -280,26 +297,31 @@ class FastRun(_Runtime):
 
     def pending(self) -> dict[str, Any]:
         """The pending writes as ``path -> frozen value``, in write order."""
+        tx = self.tx
+        if tx is not None:
+            return tx.writes
         return {text: out(value) for text, (_p, value) in self.writes.items()}
 
     def _apply(self) -> int:
-        """The general path: ``store.apply`` validates every entry against the current
-        state and runs the participants in the same commit."""
-        return self.engine._store.apply(
-            self.pending(), requester=self.spec.name, participants=self.participants or ()
-        )
+        """The general commit: the shadow transaction's writes replayed blind on the
+        current state (last writer wins), or ``store.apply`` of the plain entries (which
+        validates them against the current state); the participants in the same commit."""
+        store = self.engine._store
+        participants = tuple(self.participants or ())
+        tx = self.tx
+        if tx is not None:
+            return store._commit_writes(tx._writes, None, False, self.spec.name, participants)
+        return store.apply(self.pending(), requester=self.spec.name, participants=participants)
 
     def signal_writes(self) -> dict[str, Any]:
-        """Pending SIGNAL writes ``path -> frozen value``, in write order."""
-        return {
-            text: out(value)
-            for text, (p, value) in self._entries().items()
-            if p.zone is _SIGNAL and value is not DELETED
-        }
+        """The call's SIGNAL writes ``path -> frozen value``, in write order."""
+        tx = self.tx
+        return {} if tx is None else tx.signal_writes
 
     def abort(self) -> None:
         self.closed = "rolled back"
         self.committed = self.writes = _NOTHING
+        self.tx = None
         if self.participants is not None:
             for participant in self.participants:
                 participant.on_rollback()

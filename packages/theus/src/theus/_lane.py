@@ -7,9 +7,9 @@ Rules / theory of operation:
 - A call: refuse while the engine is closed; ask the auditor only when its
   ``generation`` moved since the last answer (idle: no audit call at all); before-hook;
   a :class:`FastRun` with every slot filled here, the ``ctx`` and its domain view; the
-  body; the return value mapped onto the outputs; the commit (the store's blind apply,
-  told when every entry came from the view's scalar path, else the general ``apply``
-  with the participants); the run closed; signals published; success recorded;
+  body; the return value mapped onto the outputs; the commit (the store's simple blind
+  apply while every write was plain, else the run's general commit: the shadow
+  transaction replayed, the participants); the run closed; signals published; success recorded;
   after-hook. Any exception aborts the run (nothing committed) and propagates.
 """
 
@@ -77,6 +77,7 @@ def fast_lane(engine: ProcessCalls, spec: ProcessSpec) -> FastLane:
         run.writes = writes
         run.local = run.outbox = None
         run.participants = list(participants) if participants else None
+        run.tx = None
         run.has_signals = False
         run.plain = True
         run.closed = ""
@@ -95,12 +96,12 @@ def fast_lane(engine: ProcessCalls, spec: ProcessSpec) -> FastLane:
                 apply_result(run, result)  # type: ignore[arg-type]
             if not (idle or audit.is_clear(name, "outputs")):
                 engine._audit_outputs(spec, run.pending())
-            # commit: the store's inlined blind apply in the common case, else the
-            # general ``apply`` (which also runs the participants in the same commit)
-            if run.participants is not None:
+            # commit: the store's inlined blind apply of the plain entries in the common
+            # case, else the general commit (a shadow transaction, participants)
+            if run.participants is not None or not run.plain:
                 version = run._apply()
             elif writes:
-                simple = store._apply_simple(writes, name, run.plain)
+                simple = store._apply_simple(writes, name, True)
                 version = run._apply() if simple is None else simple
             else:
                 version = state.version
