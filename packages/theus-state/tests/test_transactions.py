@@ -359,3 +359,28 @@ def test_a_write_below_a_missing_signal_field_emits_only_that_signal(move: bool)
     assert dict(store.state.signals) == {"domain.sig_s.p": [1]}
     assert store.state.get("domain.sig_s") == {"p": [1]}
     assert [list(r.changes) for r in store.history()][-1] == ["domain.sig_s.p"]
+
+
+def test_signals_are_gone_from_the_next_snapshot_with_the_mapping_they_created() -> None:
+    store = Store({"domain": {}})
+    with store.transaction() as tx:
+        tx.set("domain.sig_t.p", 1)
+    assert store.state.get("domain.sig_t") == {"p": 1}
+    store.apply({"domain.n": 1})
+    assert "domain.sig_t" not in store.state
+    assert dict(store.state.signals) == {}
+
+
+def test_a_signal_written_inside_the_previous_signal_survives_its_clearing() -> None:
+    # the previous commit's signal ``sig_t`` is cleared; this commit's ``sig_t.p`` (and
+    # only it) is in the snapshot
+    store = Store({"domain": {}})
+    store.apply({"domain.sig_t": {"old": 1}})
+    with store.transaction() as tx:
+        tx.set("domain.sig_t.p", 2)
+    assert dict(store.state.signals) == {"domain.sig_t.p": 2}
+    assert store.state.get("domain.sig_t") == {"p": 2}
+    store.apply({"domain.sig_t.q": 3})
+    assert store.state.get("domain.sig_t") == {"q": 3}
+    assert store.at(2).get("domain.sig_t") == {"p": 2}
+    assert dict(store.at(2).signals) == {"domain.sig_t.p": 2}

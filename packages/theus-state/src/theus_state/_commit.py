@@ -30,6 +30,7 @@ from ._index import LATER_MAX, ChangeIndex
 from ._journal import Journal
 from ._paths import _CACHE, ParsedPath, Zone, parse_path
 from ._plugins import HookFlags
+from ._signals import clear_signals, commit_signals
 from ._state import _EMPTY_SIGNALS, State
 from ._transaction import CommitParticipant, Transaction
 from ._tree import NotAMapping, tree_delete, tree_get, tree_set
@@ -248,16 +249,10 @@ class Committer:
         requester: Any,
     ) -> int:
         """Under the lock: finish the new root, run participants, make it current."""
-        signals: dict[str, Any] = {}
-        for text, (p, value) in writes.items():
-            if p.zone is _SIGNAL and value is not DELETED:
-                signals[text] = out(value)
-        for text in cur._signals:  # the previous commit's signals do not survive
-            if text not in signals:
-                try:
-                    root = tree_delete(root, parse_path(text).keys)
-                except KeyError:
-                    pass
+        new = commit_signals(writes)
+        if cur._signals:  # the previous commit's signals do not survive
+            root = clear_signals(root, cur._signals, new)
+        signals = {text: out(value) for text, (_p, value) in new.items()}
         version = cur.version + 1
         journal = self._journal
         if self._durable:

@@ -22,7 +22,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 from ._frozen import Node, out
-from ._paths import ParsedPath, Zone, parse_path
+from ._paths import ParsedPath, parse_path
+from ._signals import commit_signals, signals_in
 from .exceptions import VersionNotFound
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class Journal(Protocol):
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
     def root_at(self, version: int) -> Node[str, Any]: ...
+    # optional: ``state_at(version) -> (root, signals of that commit)``; without it,
+    # ``store.at`` finds the signals by walking the root
     def records(self, path: str | None = None) -> Iterator[CommitRecord]: ...
     def prune(self, keep_last: int) -> int: ...
     def batch(self) -> contextlib.AbstractContextManager[None]: ...
@@ -85,8 +88,11 @@ def overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
-def signal_paths(writes: Mapping[str, Entry]) -> dict[str, Any]:
-    return {text: out(v) for text, (p, v) in writes.items() if p.zone is Zone.SIGNAL}
+def _signals_of(version: int, writes: Mapping[str, Entry], root: Node[str, Any]) -> dict[str, Any]:
+    """The signals of the commit that made ``version`` (``path -> value``)."""
+    if not version:  # the context's own: no commit record
+        return signals_in(root)
+    return {text: out(value) for text, (_p, value) in commit_signals(writes).items()}
 
 
 class MemoryJournal:
@@ -127,7 +133,7 @@ class MemoryJournal:
     def restore(self) -> tuple[int, Node[str, Any], dict[str, Any]]:
         records = self._records
         v, _ts, _rq, writes, root = records[-1]
-        return v, root, signal_paths(writes) if len(records) > 1 else {}
+        return v, root, _signals_of(v, writes, root)
 
     def begin(self) -> None:
         return None
@@ -148,7 +154,9 @@ class MemoryJournal:
     def rollback(self) -> None:
         return None
 
-    def root_at(self, version: int) -> Node[str, Any]:
+    def _record_at(
+        self, version: int
+    ) -> tuple[int, float, Any, Mapping[str, Entry], Node[str, Any]]:
         records = self._records
         while True:
             oldest, latest = records[0][0], records[-1][0]
@@ -160,8 +168,16 @@ class MemoryJournal:
             except IndexError:  # pruned meanwhile
                 continue
             if record[0] == version:
-                return record[4]
+                return record
             # an append dropped the base meanwhile: positions moved, look again
+
+    def root_at(self, version: int) -> Node[str, Any]:
+        return self._record_at(version)[4]
+
+    def state_at(self, version: int) -> tuple[Node[str, Any], dict[str, Any]]:
+        """The root at ``version`` and the signals of that commit."""
+        v, _ts, _rq, writes, root = self._record_at(version)
+        return root, _signals_of(v, writes, root)
 
     def records(self, path: str | None = None) -> Iterator[CommitRecord]:
         wanted = parse_path(path).text if path is not None else None

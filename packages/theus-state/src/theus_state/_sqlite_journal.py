@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from ._codec import Codec, default_codec
-from ._frozen import Node, out
+from ._frozen import Node
 from ._journal import CommitRecord, Entry, overlaps, requester_label
 from ._paths import parse_path
 from ._sqlite_rows import bounds, decode_changes, encode_delta, encode_root, root_from
 from ._sqlite_schema import SYNC_MODES, connect
-from ._tree import tree_get
 from .exceptions import JournalError, JournalLocked
 
 __all__ = ["SqliteJournal"]
@@ -142,8 +141,7 @@ class SqliteJournal:
         with self._lock:
             _oldest, latest = bounds(self._conn, self.path)
             root, signals, version = root_from(self._conn, self.codec, latest, self.path)
-        values = {text: out(tree_get(root, parse_path(text).keys)) for text in signals}
-        return version, root, values
+        return version, root, signals
 
     def begin(self) -> sqlite3.Connection:
         if self.readonly:
@@ -206,6 +204,12 @@ class SqliteJournal:
     def root_at(self, version: int) -> Node[str, Any]:
         with self._lock:
             return root_from(self._conn, self.codec, version, self.path)[0]
+
+    def state_at(self, version: int) -> tuple[Node[str, Any], dict[str, Any]]:
+        """The root at ``version`` and the signals of that commit."""
+        with self._lock:
+            root, signals, _v = root_from(self._conn, self.codec, version, self.path)
+        return root, signals
 
     def records(self, path: str | None = None) -> Iterator[CommitRecord]:
         wanted = parse_path(path).text if path is not None else None

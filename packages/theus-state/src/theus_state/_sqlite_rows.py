@@ -6,7 +6,7 @@ Rules / theory of operation:
   a deletion encoded as the codec's delete tag.
 - The root at version ``v`` is the newest snapshot at or before ``v`` with the deltas of
   the later commits up to ``v`` replayed onto it. SIGNAL paths live for one commit only:
-  replaying a delta first removes the SIGNAL paths written by the commit before it.
+  replaying a delta first clears the signals of the commit before it (``_signals``).
 - These are plain functions over a connection and a codec; the caller
   (:class:`SqliteJournal`) holds the journal's lock around them.
 """
@@ -22,6 +22,7 @@ from ._codec import _DELETE_MARK, DELETE_TAG, Codec
 from ._frozen import EMPTY_NODE, Node, node_of, out
 from ._journal import Entry
 from ._paths import Zone, parse_path
+from ._signals import clear_signals, signals_in
 from ._transaction import DELETED
 from ._tree import tree_delete, tree_set
 from .exceptions import JournalError, VersionNotFound
@@ -67,18 +68,20 @@ def decode_changes(codec: Codec, pairs: Iterable[Any]) -> dict[str, Any]:
 
 
 def apply_delta(
-    codec: Codec, root: Node[str, Any], delta: bytes, previous_signals: list[str]
-) -> tuple[Node[str, Any], list[str], dict[str, Any]]:
-    for text in previous_signals:
-        with contextlib.suppress(KeyError):
-            root = tree_delete(root, parse_path(text).keys)
-    signals: list[str] = []
+    codec: Codec, root: Node[str, Any], delta: bytes, previous_signals: Iterable[str]
+) -> tuple[Node[str, Any], dict[str, Any], dict[str, Any]]:
+    """``root`` with one commit's delta replayed (the signals of the commit before it
+    cleared first, as the live commit does); returns the new root, this commit's signals
+    (``path -> value``, in write order) and its changes."""
+    root = clear_signals(root, previous_signals, {})
+    signals: dict[str, Any] = {}
     changes: dict[str, Any] = {}
     for text, raw in codec.loads(delta):
         value = codec.decode(raw)
         p = parse_path(text)
         if value is _DELETE_MARK:
             changes[text] = DELETED
+            signals.pop(text, None)
             with contextlib.suppress(KeyError):
                 root = tree_delete(root, p.keys)
         else:
@@ -86,7 +89,7 @@ def apply_delta(
             changes[text] = out(frozen)
             root = tree_set(root, p.keys, frozen)
             if p.zone is Zone.SIGNAL:
-                signals.append(text)
+                signals[text] = out(frozen)
     return root, signals, changes
 
 
@@ -107,8 +110,8 @@ def bounds(conn: sqlite3.Connection, path: str) -> tuple[int, int]:
 
 def root_from(
     conn: sqlite3.Connection, codec: Codec, version: int, path: str
-) -> tuple[Node[str, Any], list[str], int]:
-    """Root at ``version`` and the SIGNAL paths written by that commit."""
+) -> tuple[Node[str, Any], dict[str, Any], int]:
+    """Root at ``version`` and the signals of that commit (``path -> value``)."""
     oldest, latest = bounds(conn, path)
     if not oldest <= version <= latest:
         pruned = version < oldest and _base_version(conn) < oldest
@@ -119,7 +122,7 @@ def root_from(
         (version,),
     ).fetchone()
     root = decode_root(codec, snap[1])
-    signals = _snapshot_signal_paths(conn, codec, snap[0])
+    signals = _snapshot_signals(conn, codec, snap[0], root)
     for (delta,) in conn.execute(
         "SELECT delta FROM theus_commits WHERE version > ? AND version <= ? ORDER BY version",
         (snap[0], version),
@@ -128,11 +131,23 @@ def root_from(
     return root, signals, version
 
 
-def _snapshot_signal_paths(conn: sqlite3.Connection, codec: Codec, version: int) -> list[str]:
+def _snapshot_signals(
+    conn: sqlite3.Connection, codec: Codec, version: int, root: Node[str, Any]
+) -> dict[str, Any]:
+    """The signals of the commit a snapshot was taken at (from its delta; version 0 and
+    a base whose delta is gone: those the root holds)."""
     row = conn.execute("SELECT delta FROM theus_commits WHERE version = ?", (version,)).fetchone()
     if row is None:
-        return []
-    return [t for t, _raw in codec.loads(row[0]) if parse_path(t).zone is Zone.SIGNAL]
+        return signals_in(root)
+    signals: dict[str, Any] = {}
+    for text, raw in codec.loads(row[0]):
+        if parse_path(text).zone is Zone.SIGNAL:
+            value = codec.decode(raw)
+            if value is _DELETE_MARK:
+                signals.pop(text, None)
+            else:
+                signals[text] = out(node_of(value))
+    return signals
 
 
 def _base_version(conn: sqlite3.Connection) -> int:

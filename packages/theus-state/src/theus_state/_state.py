@@ -135,24 +135,3 @@ def _thaw_data(node: Any) -> Any:
     if type(node) is Node:
         return {k: _thaw_data(v) for k, v in node.items() if zone_of_key(k) in _DATA_ZONES}
     return thaw(node)
-
-
-def _signals_in(root: Node[str, Any]) -> dict[str, Any]:
-    """SIGNAL fields present in a historical root (those of the commit that made it)."""
-    found: dict[str, Any] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if type(node) is not Node:
-            return
-        for k, v in node.items():
-            if type(k) is not str:
-                continue
-            path = f"{prefix}.{k}" if prefix else k
-            zone = zone_of_key(k)
-            if zone is Zone.SIGNAL:
-                found[path] = out(v)
-            elif zone is None or not prefix:
-                walk(v, path)
-
-    walk(root, "")
-    return found

@@ -21,7 +21,8 @@ from ._heavy import HeavyStore
 from ._index import ChangeIndex
 from ._journal import CommitRecord, Journal, MemoryJournal
 from ._plugins import HookFlags, make_plugin_manager
-from ._state import _EMPTY_SIGNALS, State, _signals_in
+from ._signals import signals_in
+from ._state import _EMPTY_SIGNALS, State
 from ._transaction import CommitParticipant, Transaction
 from ._tree import tree_set
 from ._zones import Routed, route_mapping
@@ -202,8 +203,14 @@ class Store(Committer):
     def at(self, version: int) -> State:
         """The state as it was at ``version`` (read-only; HEAVY values are not history).
         Raises :class:`VersionNotFound` for a version outside the kept history."""
-        root = self._journal.root_at(version)
-        return State(version, root, self._heavy, _signals_in(root))
+        journal = self._journal
+        state_at = getattr(journal, "state_at", None)  # optional in the Journal protocol
+        if state_at is not None:
+            root, signals = state_at(version)
+        else:
+            root = journal.root_at(version)
+            signals = signals_in(root)
+        return State(version, root, self._heavy, signals or _EMPTY_SIGNALS)
 
     def history(self, path: str | None = None) -> Iterator[CommitRecord]:
         """Commit records, oldest first; with ``path``, only commits that wrote it, an
