@@ -1,7 +1,8 @@
 """Differential property: random programs give the same results in fast and strict mode.
 
 The same random sequence of ``engine.run`` calls goes to a strict engine and to a fast
-engine (``strict_mode=False``) built from the same context. Contracts are broad
+engine (``strict_mode=False``) built from the same context (and to a strict in-memory
+engine and a durable one, which is then reopened from its file). Contracts are broad
 (``domain`` in and out, every error declared) so strict mode's guards never refuse what a
 program does: fast mode has no guards by design (docs/theus.md, "Running"). Everything
 else fast mode promises to keep is compared after every call: the call's return value
@@ -22,7 +23,9 @@ exception.
 from __future__ import annotations
 
 import copy
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,8 +273,13 @@ def kwargs_of(call: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
 class Side:
     """One engine and everything observed on it."""
 
-    def __init__(self, context: Mapping[str, Any], strict: bool) -> None:
-        self.engine = TheusEngine(copy.deepcopy(context), strict_mode=strict)
+    def __init__(
+        self, context: Mapping[str, Any] | None, strict: bool, durable: Path | None = None
+    ) -> None:
+        if context is None:  # reopened from ``durable``
+            self.engine = TheusEngine.open(durable, strict_mode=strict)
+        else:
+            self.engine = TheusEngine(copy.deepcopy(context), strict_mode=strict, durable=durable)
         for fn in PROCESSES:
             self.engine.register(fn)
         self.published: list[Any] = []
@@ -351,27 +359,32 @@ def no_caught_constant_deletes(call: tuple[Any, ...]) -> tuple[Any, ...]:
 def check_program(context: Mapping[str, Any], calls: Sequence[tuple[Any, ...]]) -> None:
     strict, fast = Side(context, True), Side(context, False)
     try:
-        assert fast.observed() == strict.observed()
-        for i, call in enumerate(map(no_caught_constant_deletes, calls)):
-            s_out, s_seen = strict.call(call)
-            f_out, f_seen = fast.call(call)
-            where = f"call {i}: {call!r}"
-            if guarded(s_out):
-                assert f_out[0] == "raised", where
-                assert f_out[1] in (ZoneViolation, PathNotFound), where
-                assert f_seen == s_seen, where
-            elif s_out[0] == "raised" and f_out[0] == "raised" and deferred(s_out, s_seen, call):
-                pass  # both refused the call; fast mode may have noticed it later
-            elif s_out[0] == "raised" or f_out[0] == "raised":
-                assert s_out[:2] == f_out[:2], where
-                assert f_seen == s_seen, where
-            else:
-                assert f_out == s_out, where
-                assert f_seen == s_seen, where
-            assert fast.observed() == strict.observed(), where
+        compare(strict, fast, calls)
     finally:
         strict.engine.close()
         fast.engine.close()
+
+
+def compare(strict: Side, other: Side, calls: Sequence[tuple[Any, ...]]) -> None:
+    """Run ``calls`` on a strict in-memory engine and on ``other``, comparing after each."""
+    assert other.observed() == strict.observed()
+    for i, call in enumerate(map(no_caught_constant_deletes, calls)):
+        s_out, s_seen = strict.call(call)
+        f_out, f_seen = other.call(call)
+        where = f"call {i}: {call!r}"
+        if guarded(s_out) and not other.engine.strict_mode:
+            assert f_out[0] == "raised", where
+            assert f_out[1] in (ZoneViolation, PathNotFound), where
+            assert f_seen == s_seen, where
+        elif s_out[0] == "raised" and f_out[0] == "raised" and deferred(s_out, s_seen, call):
+            pass  # both refused the call; fast mode may have noticed it later
+        elif s_out[0] == "raised" or f_out[0] == "raised":
+            assert s_out[:2] == f_out[:2], where
+            assert f_seen == s_seen, where
+        else:
+            assert f_out == s_out, where
+            assert f_seen == s_seen, where
+        assert other.observed() == strict.observed(), where
 
 
 CONTEXT_AND_CALLS = {"context": CONTEXTS, "calls": st.lists(CALLS, min_size=1, max_size=6)}
@@ -386,6 +399,31 @@ def test_fast_mode_agrees_with_strict_mode(
     context: dict[str, Any], calls: list[tuple[Any, ...]]
 ) -> None:
     check_program(context, calls)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(**CONTEXT_AND_CALLS, strict=st.booleans())
+def test_a_durable_engine_agrees_and_reopens_as_it_was(
+    context: dict[str, Any], calls: list[tuple[Any, ...]], strict: bool
+) -> None:
+    # the same programs on a durable engine (SQLite journal and outbox), strict or fast;
+    # reopened from its file, it holds what it held (signals, outbox, history included)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "app.db"
+        memory, durable = Side(context, True), Side(context, strict, durable=path)
+        try:
+            compare(memory, durable, calls)
+            before = durable.observed()
+        finally:
+            memory.engine.close()
+            durable.engine.close()
+        again = Side(None, strict, durable=path)
+        try:
+            after = again.observed()
+        finally:
+            again.engine.close()
+        del before["published"], after["published"]  # (a new hub)
+        assert after == before
 
 
 # -- fixed programs: each feature at least once, whatever the random draw ------------------

@@ -12,7 +12,8 @@ Rules / theory of operation:
 - A live commit (``_commit``) and a journal replay (``_sqlite_rows``) clear signals with
   the same function, so a version read back is the version that was committed.
 - A root without its commit record (version 0: the context's own SIGNAL fields, routed
-  to the top of their zone) gives its signals by walking it (``signals_in``).
+  to the top of their zone) gives its signals by walking it (``signals_in``), ordered
+  by path -- as the store orders a context's own signals.
 """
 
 from __future__ import annotations
@@ -87,4 +88,4 @@ def signals_in(root: Node[str, Any]) -> dict[str, Any]:
                 walk(v, path)
 
     walk(root, "")
-    return found
+    return dict(sorted(found.items()))  # (a mapping's order is not kept: by path)

@@ -119,6 +119,7 @@ class Store(Committer):
                 signals[text] = out(frozen)
             for keys, value in routed.heavy:
                 self._heavy._items[keys] = value
+        signals = dict(sorted(signals.items()))  # by path, as ``signals_in`` gives them
         return State(0, root, self._heavy, signals or _EMPTY_SIGNALS)
 
     # -- public API ----------------------------------------------------------------------
