@@ -81,7 +81,6 @@ def apply_delta(
         p = parse_path(text)
         if value is _DELETE_MARK:
             changes[text] = DELETED
-            signals.pop(text, None)
             with contextlib.suppress(KeyError):
                 root = tree_delete(root, p.keys)
         else:
@@ -139,15 +138,12 @@ def _snapshot_signals(
     row = conn.execute("SELECT delta FROM theus_commits WHERE version = ?", (version,)).fetchone()
     if row is None:
         return signals_in(root)
-    signals: dict[str, Any] = {}
-    for text, raw in codec.loads(row[0]):
-        if parse_path(text).zone is Zone.SIGNAL:
-            value = codec.decode(raw)
-            if value is _DELETE_MARK:
-                signals.pop(text, None)
-            else:
-                signals[text] = out(node_of(value))
-    return signals
+    changes = decode_changes(codec, codec.loads(row[0]))
+    return {
+        text: value
+        for text, value in changes.items()
+        if value is not DELETED and parse_path(text).zone is Zone.SIGNAL
+    }
 
 
 def _base_version(conn: sqlite3.Connection) -> int:
